@@ -1,0 +1,3 @@
+from jobdesk.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The job model, its states, events and errors: pure Python, no framework."""

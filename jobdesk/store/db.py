@@ -1,0 +1,95 @@
+"""Connections: creating the database if missing, pools, and readable failures."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from jobdesk.core.errors import DatabaseUnavailable
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(unparseable database URL)"
+    host = params.get("host", "localhost")
+    return f"postgresql://{params.get('user', '')}@{host}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+
+
+def unavailable(url: str, exc: Exception) -> DatabaseUnavailable:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DatabaseUnavailable(
+        f"cannot reach PostgreSQL at {describe_url(url)} ({reason}); "
+        "check JOBDESK_DATABASE_URL and that the server is running"
+    )
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in url if it does not exist yet."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnavailable(f"invalid JOBDESK_DATABASE_URL: {exc}") from None
+    dbname = params.get("dbname") or "postgres"
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise unavailable(url, exc) from None
+    admin = make_conninfo(url, dbname="postgres")
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            except psycopg.errors.DuplicateDatabase:
+                pass
+    except psycopg.OperationalError as exc:
+        raise unavailable(url, exc) from None
+
+
+def drop_database(url: str) -> None:
+    dbname = conninfo_to_dict(url).get("dbname")
+    admin = make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(dbname)))
+        )
+
+
+async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        open=False,
+        name="jobdesk",
+    )
+    try:
+        await pool.open(wait=True, timeout=10)
+    except Exception as exc:  # PoolTimeout hides the reason; name the URL
+        await pool.close()
+        raise unavailable(url, exc) from None
+    return pool
+
+
+def connect_sync(url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise unavailable(url, exc) from None
+
+
+@asynccontextmanager
+async def transaction(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection]:
+    async with pool.connection() as conn, conn.transaction():
+        yield conn

@@ -1,0 +1,170 @@
+"""JobStore: the async queries behind JobsService and the dispatcher."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql as pgsql
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from jobdesk.core.jobs import Job
+from jobdesk.store.rows import row_to_job
+from jobdesk.store.sql import q
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A validated job, ready to insert."""
+
+    type: str
+    name: str
+    queue: str
+    user_id: str
+    organization_id: str
+    data: dict[str, Any]
+    priority: int = 0
+    max_attempts: int = 3
+    backoff_base_ms: int = 1000
+    backoff_cap_ms: int = 300_000
+    description: str | None = None
+    run_at: Any = None
+    depends_on: tuple[str, ...] = ()
+    idempotency_key: str | None = None
+    parent_id: str | None = None
+    batch_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "description": self.description,
+            "queue": self.queue,
+            "priority": self.priority,
+            "data": Jsonb(self.data),
+            "max_attempts": self.max_attempts,
+            "backoff_base_ms": self.backoff_base_ms,
+            "backoff_cap_ms": self.backoff_cap_ms,
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "run_at": self.run_at,
+            "depends_on": [uuid.UUID(d) for d in self.depends_on],
+            "idempotency_key": self.idempotency_key,
+            "parent_id": self.parent_id,
+            "batch_id": self.batch_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    organization_id: str | None = None
+    type: str | None = None
+    status: str | None = None
+    queue: str | None = None
+    search: str | None = None
+    parent_id: str | None = None
+    batch_id: str | None = None
+    limit: int = 20
+    offset: int = 0
+
+
+def as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+class JobStore:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def insert(self, new: NewJob) -> Job:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(q("insert_job"), new.params())
+            row = await cur.fetchone()
+        assert row is not None
+        return row_to_job(row)
+
+    async def insert_many(self, jobs: list[NewJob]) -> list[Job]:
+        """All or nothing: one transaction."""
+        out: list[Job] = []
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(q("insert_job"), [j.params() for j in jobs], returning=True)
+            while True:
+                row = await cur.fetchone()
+                if row is not None:
+                    out.append(row_to_job(row))
+                if not cur.nextset():
+                    break
+        return out
+
+    async def get(self, job_id: str, organization_id: str | None = None) -> Job | None:
+        jid = as_uuid(job_id)
+        if jid is None:
+            return None
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT * FROM jobs WHERE id = %s AND (%s::text IS NULL OR organization_id = %s)",
+                (jid, organization_id, organization_id),
+            )
+            row = await cur.fetchone()
+        return row_to_job(row) if row else None
+
+    async def get_many(self, ids: list[str]) -> list[Job]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT * FROM jobs WHERE id = ANY(%s)", ([uuid.UUID(i) for i in ids],)
+            )
+            rows = await cur.fetchall()
+        return [row_to_job(r) for r in rows]
+
+    async def list(self, f: ListFilter) -> tuple[list[Job], int]:
+        where, params = _where(f)
+        query = pgsql.SQL(
+            "SELECT * FROM jobs WHERE {w} ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
+        ).format(w=where)
+        count = pgsql.SQL("SELECT count(*) AS n FROM jobs WHERE {w}").format(w=where)
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(query, [*params, f.limit, f.offset])).fetchall()
+            total = (await (await conn.execute(count, params)).fetchone() or {"n": 0})["n"]
+        return [row_to_job(r) for r in rows], total
+
+    async def run_one(self, name: str, params: dict[str, Any]) -> Job | None:
+        """Run a named single-row state change; the job after it, or None if it did not apply."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(q(name), params)).fetchone()
+        return row_to_job(row) if row else None
+
+    async def execute(self, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(q(name), params)
+            return await cur.fetchall() if cur.description else []
+
+
+def _where(f: ListFilter) -> tuple[pgsql.Composable, list[Any]]:
+    clauses: list[pgsql.Composable] = [pgsql.SQL("TRUE")]
+    params: list[Any] = []
+    for column, value in (
+        ("organization_id", f.organization_id),
+        ("type", f.type),
+        ("status", f.status),
+        ("queue", f.queue),
+    ):
+        if value is not None:
+            clauses.append(pgsql.SQL("{} = %s").format(pgsql.Identifier(column)))
+            params.append(value)
+    if f.parent_id is not None:
+        clauses.append(pgsql.SQL("parent_id = %s"))
+        params.append(as_uuid(f.parent_id))
+    if f.batch_id is not None:
+        clauses.append(pgsql.SQL("batch_id = %s"))
+        params.append(as_uuid(f.batch_id))
+    if f.search:
+        # An id (or its prefix) or a piece of the name.
+        clauses.append(pgsql.SQL("(name ILIKE %s OR id::text LIKE %s)"))
+        escaped = f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.extend([f"%{escaped}%", f"{escaped.lower()}%"])
+    return pgsql.SQL(" AND ").join(clauses), params

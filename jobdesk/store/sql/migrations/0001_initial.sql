@@ -1,0 +1,93 @@
+-- jobs, API tokens, workers and queues: the whole engine state.
+
+CREATE TABLE jobs (
+    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    type                text NOT NULL,
+    name                text NOT NULL,
+    description         text,
+    queue               text NOT NULL,
+    status              text NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'active', 'completed', 'failed', 'cancelled')),
+    priority            integer NOT NULL DEFAULT 0,
+    data                jsonb NOT NULL DEFAULT '{}'::jsonb,
+    progress_current    bigint NOT NULL DEFAULT 0,
+    progress_total      bigint NOT NULL DEFAULT 0,
+    progress_message    text,
+    result              jsonb,
+    error               jsonb,
+    attempts            integer NOT NULL DEFAULT 0,
+    max_attempts        integer NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),
+    backoff_base_ms     integer NOT NULL DEFAULT 1000,
+    backoff_cap_ms      integer NOT NULL DEFAULT 300000,
+    user_id             text NOT NULL,
+    organization_id     text NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    started_at          timestamptz,
+    completed_at        timestamptz,
+    -- not before this time (runAt, retry backoff)
+    run_at              timestamptz NOT NULL DEFAULT now(),
+    -- set while a message for the job is in Redis or a worker: the in-flight window
+    dispatched_at       timestamptz,
+    -- bumped at each dispatch; a message carries it, so a stale duplicate is refused
+    dispatch_token      integer NOT NULL DEFAULT 0,
+    worker_id           text,
+    cancel_requested_at timestamptz,
+    parent_id           uuid REFERENCES jobs (id) ON DELETE CASCADE,
+    batch_id            uuid,
+    depends_on          uuid[] NOT NULL DEFAULT '{}',
+    idempotency_key     text,
+    attempt_log         jsonb NOT NULL DEFAULT '[]'::jsonb
+);
+
+-- The dispatcher's claim: highest priority, then oldest, among runnable rows.
+CREATE INDEX jobs_runnable_idx ON jobs (priority DESC, created_at, id)
+    WHERE status = 'pending' AND dispatched_at IS NULL;
+-- The in-flight window per queue.
+CREATE INDEX jobs_inflight_idx ON jobs (queue)
+    WHERE status = 'active' OR (status = 'pending' AND dispatched_at IS NOT NULL);
+-- Lists: newest first within an organization, optionally by status or type.
+CREATE INDEX jobs_org_created_idx ON jobs (organization_id, created_at DESC);
+CREATE INDEX jobs_org_status_created_idx ON jobs (organization_id, status, created_at DESC);
+CREATE INDEX jobs_org_type_created_idx ON jobs (organization_id, type, created_at DESC);
+CREATE INDEX jobs_created_idx ON jobs (created_at DESC);
+CREATE INDEX jobs_status_created_idx ON jobs (status, created_at DESC);
+CREATE INDEX jobs_completed_idx ON jobs (completed_at) WHERE completed_at IS NOT NULL;
+CREATE INDEX jobs_parent_idx ON jobs (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX jobs_batch_idx ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX jobs_worker_idx ON jobs (worker_id) WHERE status = 'active';
+CREATE UNIQUE INDEX jobs_idempotency_idx ON jobs (organization_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE api_tokens (
+    id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    name            text NOT NULL DEFAULT '',
+    user_id         text NOT NULL,
+    organization_id text NOT NULL,
+    is_admin        boolean NOT NULL DEFAULT false,
+    -- sha256 of the token; the token itself is shown once and never stored
+    token_hash      bytea NOT NULL UNIQUE,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    last_used_at    timestamptz,
+    revoked_at      timestamptz
+);
+
+CREATE TABLE workers (
+    id            text PRIMARY KEY,
+    host          text NOT NULL,
+    pid           integer NOT NULL,
+    queues        text[] NOT NULL,
+    threads       integer NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at  timestamptz NOT NULL DEFAULT now(),
+    stopped_at    timestamptz,
+    current_jobs  uuid[] NOT NULL DEFAULT '{}',
+    processed     bigint NOT NULL DEFAULT 0,
+    failed        bigint NOT NULL DEFAULT 0
+);
+
+CREATE TABLE queues (
+    name        text PRIMARY KEY,
+    paused      boolean NOT NULL DEFAULT false,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);

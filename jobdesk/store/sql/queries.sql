@@ -1,0 +1,280 @@
+-- Named queries. Every state change is conditional on the state it leaves,
+-- and announces itself with pg_notify in the same statement, so an event
+-- never describes a state that did not commit. Payloads are "event:job-id".
+
+-- name: insert_job
+WITH j AS (
+    INSERT INTO jobs (type, name, description, queue, priority, data, max_attempts,
+                      backoff_base_ms, backoff_cap_ms, user_id, organization_id, run_at,
+                      depends_on, idempotency_key, parent_id, batch_id)
+    VALUES (%(type)s, %(name)s, %(description)s, %(queue)s, %(priority)s, %(data)s,
+            %(max_attempts)s, %(backoff_base_ms)s, %(backoff_cap_ms)s, %(user_id)s,
+            %(organization_id)s, COALESCE(%(run_at)s, now()), %(depends_on)s,
+            %(idempotency_key)s, %(parent_id)s, %(batch_id)s)
+    RETURNING *
+)
+SELECT j.*, pg_notify('jobdesk_events', 'job-created:' || j.id) AS _n FROM j;
+
+-- name: claim_runnable
+-- The dispatcher's claim: the best runnable rows of the given queues, locked
+-- against other servers, marked dispatched with a fresh token.
+WITH c AS (
+    SELECT id FROM jobs
+    WHERE status = 'pending' AND dispatched_at IS NULL AND run_at <= now()
+      AND queue = ANY(%(queues)s)
+      AND (cardinality(depends_on) = 0 OR NOT EXISTS (
+            SELECT 1 FROM jobs p WHERE p.id = ANY(jobs.depends_on) AND p.status <> 'completed'))
+    ORDER BY priority DESC, created_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j SET dispatched_at = now(), dispatch_token = j.dispatch_token + 1
+FROM c WHERE j.id = c.id
+RETURNING j.id, j.type, j.queue, j.dispatch_token, j.priority, j.created_at;
+
+-- name: release_dispatch
+UPDATE jobs SET dispatched_at = NULL
+WHERE id = ANY(%(ids)s) AND status = 'pending' AND dispatched_at IS NOT NULL;
+
+-- name: inflight_by_queue
+SELECT queue, count(*) AS n FROM jobs
+WHERE status = 'active' OR (status = 'pending' AND dispatched_at IS NOT NULL)
+GROUP BY queue;
+
+-- name: live_workers
+SELECT id, host, pid, queues, threads, started_at, heartbeat_at, current_jobs, processed, failed
+FROM workers
+WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => %(dead_after)s)
+ORDER BY host, pid;
+
+-- name: paused_queues
+SELECT name FROM queues WHERE paused;
+
+-- name: recent_durations
+-- Mean run time per queue over recent completions: sizes the dispatch window.
+SELECT queue, avg(extract(epoch FROM completed_at - started_at)) AS mean_s, count(*) AS n
+FROM jobs
+WHERE completed_at > now() - interval '30 seconds' AND started_at IS NOT NULL
+GROUP BY queue;
+
+-- name: start_jobs
+-- A worker takes the jobs its messages name: only if the token matches the
+-- latest dispatch and the job is still pending, so duplicates do nothing.
+WITH r AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::int[]) AS r(id, token)
+), u AS (
+    UPDATE jobs j
+    SET status = 'active', started_at = now(), updated_at = now(),
+        attempts = j.attempts + 1, worker_id = %(worker_id)s, progress_current = 0
+    FROM r
+    WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'pending'
+    RETURNING j.id, j.type, j.data, j.attempts, j.max_attempts, j.backoff_base_ms,
+              j.backoff_cap_ms, j.dispatch_token, j.progress_total
+)
+SELECT u.*, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
+
+-- name: progress_jobs
+WITH r AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::int[], %(currents)s::bigint[],
+                         %(totals)s::bigint[], %(messages)s::text[]) AS r(id, token, cur, tot, msg)
+), u AS (
+    UPDATE jobs j
+    SET progress_current = r.cur, progress_total = r.tot, progress_message = r.msg,
+        updated_at = now()
+    FROM r
+    WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'active'
+    RETURNING j.id
+)
+SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
+
+-- name: finish_jobs
+-- outcome: completed | failed | cancelled | retry (back to pending at run_at).
+WITH r AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::int[], %(outcomes)s::text[],
+                         %(results)s::jsonb[], %(errors)s::jsonb[], %(run_ats)s::timestamptz[],
+                         %(currents)s::bigint[], %(totals)s::bigint[], %(messages)s::text[],
+                         %(ended)s::timestamptz[])
+             AS r(id, token, outcome, result, error, run_at, cur, tot, msg, ended_at)
+), u AS (
+    UPDATE jobs j
+    SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
+        result = r.result,
+        error = CASE WHEN r.outcome = 'completed' THEN NULL ELSE COALESCE(r.error, j.error) END,
+        completed_at = CASE WHEN r.outcome = 'retry' THEN NULL ELSE r.ended_at END,
+        run_at = COALESCE(r.run_at, j.run_at),
+        dispatched_at = NULL,
+        progress_current = COALESCE(r.cur, j.progress_current),
+        progress_total = COALESCE(r.tot, j.progress_total),
+        progress_message = COALESCE(r.msg, j.progress_message),
+        updated_at = now(),
+        attempt_log = j.attempt_log || jsonb_build_array(jsonb_build_object(
+            'attempt', j.attempts, 'worker', j.worker_id, 'startedAt', j.started_at,
+            'endedAt', r.ended_at, 'outcome', r.outcome, 'error', r.error -> 'message'))
+    FROM r
+    WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'active'
+    RETURNING j.id, j.status
+)
+SELECT u.id, u.status,
+       pg_notify('jobdesk_events',
+                 CASE u.status WHEN 'completed' THEN 'job-completed'
+                               WHEN 'failed' THEN 'job-failed'
+                               WHEN 'cancelled' THEN 'job-cancelled'
+                               ELSE 'job-update' END || ':' || u.id) AS _n
+FROM u;
+
+-- name: cancel_pending
+WITH u AS (
+    UPDATE jobs SET status = 'cancelled', completed_at = now(), updated_at = now(),
+                    dispatched_at = NULL
+    WHERE id = %(id)s AND status = 'pending'
+      AND (%(org)s::text IS NULL OR organization_id = %(org)s)
+    RETURNING *
+)
+SELECT u.*, pg_notify('jobdesk_events', 'job-cancelled:' || u.id) AS _n FROM u;
+
+-- name: request_cancel_active
+WITH u AS (
+    UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, now()), updated_at = now()
+    WHERE id = %(id)s AND status = 'active'
+      AND (%(org)s::text IS NULL OR organization_id = %(org)s)
+    RETURNING *
+)
+SELECT u.*, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
+
+-- name: cancel_descendants
+-- Children of a cancelled job (and theirs): pending ones end now, active ones are asked to stop.
+WITH RECURSIVE d AS (
+    SELECT id FROM jobs WHERE parent_id = %(id)s
+    UNION ALL
+    SELECT c.id FROM jobs c JOIN d ON c.parent_id = d.id
+), p AS (
+    UPDATE jobs j SET status = 'cancelled', completed_at = now(), updated_at = now(),
+                      dispatched_at = NULL
+    FROM d WHERE j.id = d.id AND j.status = 'pending'
+    RETURNING j.id, 'job-cancelled' AS ev
+), a AS (
+    UPDATE jobs j SET cancel_requested_at = COALESCE(j.cancel_requested_at, now()),
+                      updated_at = now()
+    FROM d WHERE j.id = d.id AND j.status = 'active'
+    RETURNING j.id, 'job-update' AS ev
+)
+SELECT x.id, pg_notify('jobdesk_events', x.ev || ':' || x.id) AS _n
+FROM (SELECT * FROM p UNION ALL SELECT * FROM a) x;
+
+-- name: retry_job
+WITH u AS (
+    UPDATE jobs
+    SET status = 'pending', attempts = 0, result = NULL, error = NULL,
+        started_at = NULL, completed_at = NULL, cancel_requested_at = NULL,
+        dispatched_at = NULL, dispatch_token = dispatch_token + 1, worker_id = NULL,
+        progress_current = 0, progress_message = NULL, run_at = now(), updated_at = now()
+    WHERE id = %(id)s AND status IN ('failed', 'cancelled')
+      AND (%(org)s::text IS NULL OR organization_id = %(org)s)
+    RETURNING *
+)
+SELECT u.*, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
+
+-- name: cancel_requested_among
+SELECT id FROM jobs WHERE id = ANY(%(ids)s) AND cancel_requested_at IS NOT NULL;
+
+-- name: orphaned_active
+-- Active jobs whose worker stopped heart-beating (or never registered).
+SELECT j.id FROM jobs j
+WHERE j.status = 'active'
+  AND j.started_at < now() - make_interval(secs => %(dead_after)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM workers w
+      WHERE w.id = j.worker_id AND w.stopped_at IS NULL
+        AND w.heartbeat_at > now() - make_interval(secs => %(dead_after)s))
+FOR UPDATE OF j SKIP LOCKED;
+
+-- name: recover_orphans
+-- A lost attempt counts: retried with backoff while attempts remain, failed after.
+WITH u AS (
+    UPDATE jobs j
+    SET status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                      WHEN j.attempts < j.max_attempts THEN 'pending'
+                      ELSE 'failed' END,
+        error = jsonb_build_object('message', 'worker ' || coalesce(j.worker_id, '?')
+                                   || ' stopped while running this job', 'stack', NULL),
+        completed_at = CASE WHEN j.cancel_requested_at IS NULL AND j.attempts < j.max_attempts
+                            THEN NULL ELSE now() END,
+        run_at = now() + make_interval(secs => least(j.backoff_cap_ms,
+                     j.backoff_base_ms * power(2, greatest(j.attempts - 1, 0))) / 1000.0),
+        dispatched_at = NULL, dispatch_token = j.dispatch_token + 1, updated_at = now(),
+        attempt_log = j.attempt_log || jsonb_build_array(jsonb_build_object(
+            'attempt', j.attempts, 'worker', j.worker_id, 'startedAt', j.started_at,
+            'endedAt', now(), 'outcome', 'lost', 'error', 'worker stopped'))
+    WHERE j.id = ANY(%(ids)s) AND j.status = 'active'
+    RETURNING j.id, j.status
+)
+SELECT u.id, u.status,
+       pg_notify('jobdesk_events',
+                 CASE u.status WHEN 'failed' THEN 'job-failed'
+                               WHEN 'cancelled' THEN 'job-cancelled'
+                               ELSE 'job-update' END || ':' || u.id) AS _n
+FROM u;
+
+-- name: stale_dispatched
+-- Dispatched but not started: lost with Redis, or stuck behind a dead worker.
+SELECT id, queue, dispatch_token, extract(epoch FROM now() - dispatched_at) AS age_s
+FROM jobs
+WHERE status = 'pending' AND dispatched_at < now() - make_interval(secs => %(older_than)s)
+ORDER BY dispatched_at
+LIMIT 5000;
+
+-- name: release_stale
+UPDATE jobs SET dispatched_at = NULL
+FROM unnest(%(ids)s::uuid[], %(tokens)s::int[]) AS r(id, token)
+WHERE jobs.id = r.id AND jobs.dispatch_token = r.token AND jobs.status = 'pending'
+RETURNING jobs.id;
+
+-- name: heartbeat
+INSERT INTO workers (id, host, pid, queues, threads, current_jobs, processed, failed)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(threads)s, %(current_jobs)s,
+        %(processed)s, %(failed)s)
+ON CONFLICT (id) DO UPDATE
+SET heartbeat_at = now(), current_jobs = EXCLUDED.current_jobs, stopped_at = NULL,
+    processed = EXCLUDED.processed, failed = EXCLUDED.failed;
+
+-- name: worker_stopped
+UPDATE workers SET stopped_at = now(), current_jobs = '{}' WHERE id = %(id)s;
+
+-- name: forget_old_workers
+DELETE FROM workers WHERE heartbeat_at < now() - interval '1 day';
+
+-- name: cleanup_finished
+DELETE FROM jobs
+WHERE status IN ('completed', 'failed', 'cancelled')
+  AND completed_at < now() - make_interval(secs => %(older_than_s)s)
+  AND parent_id IS NULL;
+
+-- name: stats_counts
+SELECT status, type, count(*) AS n FROM jobs
+WHERE (%(org)s::text IS NULL OR organization_id = %(org)s)
+GROUP BY status, type;
+
+-- name: stats_durations
+SELECT avg(extract(epoch FROM completed_at - started_at)) AS avg_s,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at)) AS p95_s
+FROM jobs
+WHERE status = 'completed' AND started_at IS NOT NULL
+  AND completed_at > now() - interval '24 hours'
+  AND (%(org)s::text IS NULL OR organization_id = %(org)s);
+
+-- name: queue_counts
+SELECT queue, status, count(*) AS n FROM jobs
+WHERE (%(org)s::text IS NULL OR organization_id = %(org)s)
+  AND status IN ('pending', 'active', 'failed')
+GROUP BY queue, status;
+
+-- name: set_queue_paused
+WITH u AS (
+    INSERT INTO queues (name, paused) VALUES (%(name)s, %(paused)s)
+    ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()
+    RETURNING name, paused
+)
+SELECT u.*, pg_notify('jobdesk_events', 'queue-update:' || u.name) AS _n FROM u;
+
+-- name: list_queues
+SELECT name, paused FROM queues ORDER BY name;
