@@ -79,7 +79,7 @@ class BrokerUnavailable(ServiceUnavailable):
     code = "broker_unavailable"
 
 
-class JobCancelled(BaseException):  # noqa: N818 - the contract's name
+class JobCancelled(BaseException):
     """Raised inside a handler once its job is cancelled.
 
     A BaseException, like KeyboardInterrupt, so that a handler's broad

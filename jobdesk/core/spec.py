@@ -27,14 +27,10 @@ class JobSpec(BaseModel):
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     data: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(default=0, ge=PRIORITY_MIN, le=PRIORITY_MAX)
-    max_attempts: int | None = Field(
-        default=None, ge=1, le=MAX_ATTEMPTS_LIMIT, alias="maxAttempts"
-    )
+    max_attempts: int | None = Field(default=None, ge=1, le=MAX_ATTEMPTS_LIMIT, alias="maxAttempts")
     run_at: datetime | None = Field(default=None, alias="runAt")
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn", max_length=100)
-    idempotency_key: str | None = Field(
-        default=None, alias="idempotencyKey", min_length=1, max_length=200
-    )
+    idempotency_key: str | None = Field(default=None, alias="idempotencyKey", min_length=1, max_length=200)
 
     @field_validator("data", mode="before")
     @classmethod

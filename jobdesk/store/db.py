@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import psycopg
 from psycopg import sql
@@ -21,7 +21,9 @@ def describe_url(url: str) -> str:
     except psycopg.ProgrammingError:
         return "(unparseable database URL)"
     host = params.get("host", "localhost")
-    return f"postgresql://{params.get('user', '')}@{host}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+    return (
+        f"postgresql://{params.get('user', '')}@{host}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+    )
 
 
 def unavailable(url: str, exc: Exception) -> DatabaseUnavailable:
@@ -60,9 +62,7 @@ def drop_database(url: str) -> None:
     dbname = conninfo_to_dict(url).get("dbname")
     admin = make_conninfo(url, dbname="postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(dbname)))
-        )
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(dbname))))
 
 
 async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> AsyncConnectionPool:

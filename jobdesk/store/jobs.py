@@ -11,50 +11,30 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from jobdesk.core.jobs import Job
+from jobdesk.core.prepare import NewJob
 from jobdesk.store.rows import row_to_job
 from jobdesk.store.sql import q
 
 
-@dataclass(frozen=True, slots=True)
-class NewJob:
-    """A validated job, ready to insert."""
-
-    type: str
-    name: str
-    queue: str
-    user_id: str
-    organization_id: str
-    data: dict[str, Any]
-    priority: int = 0
-    max_attempts: int = 3
-    backoff_base_ms: int = 1000
-    backoff_cap_ms: int = 300_000
-    description: str | None = None
-    run_at: Any = None
-    depends_on: tuple[str, ...] = ()
-    idempotency_key: str | None = None
-    parent_id: str | None = None
-    batch_id: str | None = None
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "name": self.name,
-            "description": self.description,
-            "queue": self.queue,
-            "priority": self.priority,
-            "data": Jsonb(self.data),
-            "max_attempts": self.max_attempts,
-            "backoff_base_ms": self.backoff_base_ms,
-            "backoff_cap_ms": self.backoff_cap_ms,
-            "user_id": self.user_id,
-            "organization_id": self.organization_id,
-            "run_at": self.run_at,
-            "depends_on": [uuid.UUID(d) for d in self.depends_on],
-            "idempotency_key": self.idempotency_key,
-            "parent_id": self.parent_id,
-            "batch_id": self.batch_id,
-        }
+def new_job_params(new: NewJob) -> dict[str, Any]:
+    return {
+        "type": new.type,
+        "name": new.name,
+        "description": new.description,
+        "queue": new.queue,
+        "priority": new.priority,
+        "data": Jsonb(new.data),
+        "max_attempts": new.max_attempts,
+        "backoff_base_ms": new.backoff_base_ms,
+        "backoff_cap_ms": new.backoff_cap_ms,
+        "user_id": new.user_id,
+        "organization_id": new.organization_id,
+        "run_at": new.run_at,
+        "depends_on": [uuid.UUID(d) for d in new.depends_on],
+        "idempotency_key": new.idempotency_key,
+        "parent_id": new.parent_id,
+        "batch_id": new.batch_id,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +63,7 @@ class JobStore:
 
     async def insert(self, new: NewJob) -> Job:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(q("insert_job"), new.params())
+            cur = await conn.execute(q("insert_job"), new_job_params(new))
             row = await cur.fetchone()
         assert row is not None
         return row_to_job(row)
@@ -92,7 +72,7 @@ class JobStore:
         """All or nothing: one transaction."""
         out: list[Job] = []
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            await cur.executemany(q("insert_job"), [j.params() for j in jobs], returning=True)
+            await cur.executemany(q("insert_job"), [new_job_params(j) for j in jobs], returning=True)
             while True:
                 row = await cur.fetchone()
                 if row is not None:
@@ -115,9 +95,7 @@ class JobStore:
 
     async def get_many(self, ids: list[str]) -> list[Job]:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT * FROM jobs WHERE id = ANY(%s)", ([uuid.UUID(i) for i in ids],)
-            )
+            cur = await conn.execute("SELECT * FROM jobs WHERE id = ANY(%s)", ([uuid.UUID(i) for i in ids],))
             rows = await cur.fetchall()
         return [row_to_job(r) for r in rows]
 

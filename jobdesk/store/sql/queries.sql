@@ -68,8 +68,9 @@ WITH r AS (
         attempts = j.attempts + 1, worker_id = %(worker_id)s, progress_current = 0
     FROM r
     WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'pending'
-    RETURNING j.id, j.type, j.data, j.attempts, j.max_attempts, j.backoff_base_ms,
-              j.backoff_cap_ms, j.dispatch_token, j.progress_total
+    RETURNING j.id, j.type, j.name, j.data, j.attempts, j.max_attempts, j.backoff_base_ms,
+              j.backoff_cap_ms, j.dispatch_token, j.progress_total, j.priority, j.user_id,
+              j.organization_id
 )
 SELECT u.*, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
 
@@ -91,17 +92,18 @@ SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
 -- outcome: completed | failed | cancelled | retry (back to pending at run_at).
 WITH r AS (
     SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::int[], %(outcomes)s::text[],
-                         %(results)s::jsonb[], %(errors)s::jsonb[], %(run_ats)s::timestamptz[],
-                         %(currents)s::bigint[], %(totals)s::bigint[], %(messages)s::text[],
-                         %(ended)s::timestamptz[])
-             AS r(id, token, outcome, result, error, run_at, cur, tot, msg, ended_at)
+                         %(results)s::jsonb[], %(errors)s::jsonb[], %(delays)s::float8[],
+                         %(currents)s::bigint[], %(totals)s::bigint[], %(messages)s::text[])
+             AS r(id, token, outcome, result, error, delay_s, cur, tot, msg)
 ), u AS (
     UPDATE jobs j
     SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
         result = r.result,
         error = CASE WHEN r.outcome = 'completed' THEN NULL ELSE COALESCE(r.error, j.error) END,
-        completed_at = CASE WHEN r.outcome = 'retry' THEN NULL ELSE r.ended_at END,
-        run_at = COALESCE(r.run_at, j.run_at),
+        completed_at = CASE WHEN r.outcome = 'retry' THEN NULL ELSE now() END,
+        run_at = CASE WHEN r.delay_s IS NULL THEN j.run_at
+                      ELSE now() + make_interval(secs => r.delay_s) END,
+        cancel_requested_at = CASE WHEN r.outcome = 'retry' THEN NULL ELSE j.cancel_requested_at END,
         dispatched_at = NULL,
         progress_current = COALESCE(r.cur, j.progress_current),
         progress_total = COALESCE(r.tot, j.progress_total),
@@ -109,7 +111,7 @@ WITH r AS (
         updated_at = now(),
         attempt_log = j.attempt_log || jsonb_build_array(jsonb_build_object(
             'attempt', j.attempts, 'worker', j.worker_id, 'startedAt', j.started_at,
-            'endedAt', r.ended_at, 'outcome', r.outcome, 'error', r.error -> 'message'))
+            'endedAt', now(), 'outcome', r.outcome, 'error', r.error -> 'message'))
     FROM r
     WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'active'
     RETURNING j.id, j.status

@@ -1,0 +1,1 @@
+"""The `jobdesk` command: one module per subcommand."""

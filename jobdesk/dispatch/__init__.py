@@ -1,0 +1,1 @@
+"""Dramatiq as the transport: the broker, the dispatcher and the worker runtime."""

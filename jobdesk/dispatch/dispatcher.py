@@ -1,0 +1,157 @@
+"""The dispatcher: strict priority across the whole backlog.
+
+Jobs stay in PostgreSQL until a worker can take them. Each round it asks how
+many messages the live workers can hold (threads x window), subtracts what is
+already in flight, claims that many of the best runnable rows with
+FOR UPDATE SKIP LOCKED (so several servers can run it at once) and sends
+them through one Redis pipeline. It runs when woken (a job was created or
+finished, a queue resumed) and on a short tick (run_at and backoff times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from jobdesk.config import Settings
+from jobdesk.dispatch import window
+from jobdesk.dispatch.sender import Outgoing, Sender
+from jobdesk.store.jobs import JobStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatchStats:
+    rounds: int = 0
+    dispatched: int = 0
+    send_failures: int = 0
+    last_lag_s: float = 0.0
+    held: dict[str, str] = field(default_factory=dict)
+
+
+class Dispatcher:
+    def __init__(self, store: JobStore, sender: Sender, settings: Settings) -> None:
+        self.store = store
+        self.sender = sender
+        self.settings = settings
+        self.stats = DispatchStats()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._means: dict[str, float] = {}
+        self._means_at = 0.0
+        self._paused: set[str] | None = None
+        self._workers: list[dict] = []
+        self._workers_at = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def queues_changed(self) -> None:
+        self._paused = None
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="jobdesk-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        backoff = self.settings.dispatch_tick_s
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_tick_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                while await self.dispatch_once():
+                    pass  # a full batch: there may be more room
+                backoff = self.settings.dispatch_tick_s
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("dispatch round failed: %s", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _paused_queues(self) -> set[str]:
+        if self._paused is None:
+            rows = await self.store.execute("paused_queues", {})
+            self._paused = {r["name"] for r in rows}
+        return self._paused
+
+    async def _live_workers(self) -> list[dict]:
+        # Workers change on a scale of seconds; rounds can come hundreds a second.
+        now = time.monotonic()
+        if now - self._workers_at > 0.5:
+            self._workers = await self.store.execute(
+                "live_workers", {"dead_after": self.settings.worker_dead_after_s}
+            )
+            self._workers_at = now
+        return self._workers
+
+    async def _recent_means(self) -> dict[str, float]:
+        now = time.monotonic()
+        if now - self._means_at > 2.0:
+            rows = await self.store.execute("recent_durations", {})
+            self._means = {r["queue"]: float(r["mean_s"]) for r in rows if r["mean_s"] is not None}
+            self._means_at = now
+        return self._means
+
+    async def dispatch_once(self) -> bool:
+        """One round; True if some group filled a whole batch (call again)."""
+        self.stats.rounds += 1
+        workers = await self._live_workers()
+        if not workers:
+            return False
+        paused = await self._paused_queues()
+        means = await self._recent_means()
+        inflight = {r["queue"]: r["n"] for r in await self.store.execute("inflight_by_queue", {})}
+        # Workers serving the same queues share one window; in the usual case
+        # (every worker serves every queue) that makes priority global.
+        threads: dict[frozenset[str], int] = defaultdict(int)
+        for w in workers:
+            threads[frozenset(w["queues"])] += w["threads"]
+        more = False
+        for queues, n_threads in threads.items():
+            runnable = sorted(queues - paused)
+            if not runnable:
+                continue
+            depth = window.per_thread(
+                window.group_mean(means, queues),
+                self.settings.dispatch_window_s,
+                self.settings.dispatch_window_max,
+            )
+            free = n_threads * depth - sum(inflight.get(q, 0) for q in queues)
+            if free <= 0:
+                continue
+            limit = min(free, self.settings.dispatch_batch_max)
+            sent = await self._claim_and_send(runnable, limit)
+            more = more or sent >= limit
+        return more
+
+    async def _claim_and_send(self, queues: list[str], limit: int) -> int:
+        rows = await self.store.execute("claim_runnable", {"queues": queues, "limit": limit})
+        if not rows:
+            return 0
+        # RETURNING has no order; Redis delivers in the order we push.
+        rows.sort(key=lambda r: (-r["priority"], r["created_at"]))
+        out = [Outgoing(str(r["id"]), r["type"], r["queue"], r["dispatch_token"]) for r in rows]
+        try:
+            await self.sender.send(out)
+        except Exception as exc:
+            self.stats.send_failures += 1
+            await self.store.execute("release_dispatch", {"ids": [r["id"] for r in rows]})
+            raise RuntimeError(f"could not send {len(out)} messages to Redis: {exc}") from exc
+        self.stats.dispatched += len(out)
+        return len(out)

@@ -1,0 +1,28 @@
+"""Turning the registry into Dramatiq actors, one per job type."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from jobdesk.config import Settings
+from jobdesk.core.registry import Registry
+from jobdesk.dispatch.broker import actor_name, build_broker
+from jobdesk.dispatch.middleware import JobStateMiddleware, run_current
+
+
+def declare_actors(broker: RedisBroker, registry: Registry) -> None:
+    for definition in registry:
+        job_type = definition.type
+
+        def body(job_id: str, token: int, _type: str = job_type) -> None:
+            run_current(_type, registry)
+
+        dramatiq.actor(body, actor_name=actor_name(job_type), queue_name=definition.queue, broker=broker)
+
+
+def build_worker_broker(settings: Settings, registry: Registry) -> RedisBroker:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    broker = build_broker(settings.redis, settings.namespace, [JobStateMiddleware(settings, registry)])
+    declare_actors(broker, registry)
+    return broker

@@ -1,0 +1,208 @@
+"""Group commit of a worker process's state writes.
+
+Every worker thread hands its writes (start, progress, finish) to one writer
+thread, which applies whatever has queued up in one transaction and one
+round trip, then immediately the next batch. Under load a batch holds many
+jobs; when idle a write goes out alone at once. Starts and finishes wait for
+their commit (a message is acked only after its job's outcome is durable);
+progress does not wait and is coalesced per job, the latest value winning,
+at most once per `progress_interval_s` per job (the first at once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from jobdesk.store.db import connect_sync
+from jobdesk.store.sql import q
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Finish:
+    job_id: str
+    token: int
+    outcome: str  # completed | failed | cancelled | retry
+    result: Any = None
+    error: dict[str, Any] | None = None
+    delay_s: float | None = None
+    progress: tuple[int, int, str | None] | None = None
+
+
+@dataclass(slots=True)
+class _Progress:
+    token: int
+    current: int
+    total: int
+    message: str | None
+    due: float
+
+
+class StateWriter:
+    def __init__(self, url: str, worker_id: str, progress_interval_s: float) -> None:
+        self.url = url
+        self.worker_id = worker_id
+        self.progress_interval_s = progress_interval_s
+        self._cond = threading.Condition()
+        self._starts: list[tuple[str, int, Future[dict[str, Any] | None]]] = []
+        self._finishes: list[tuple[Finish, Future[None]]] = []
+        self._progress: dict[str, _Progress] = {}
+        self._last_progress: dict[str, float] = {}
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="jobdesk-writer", daemon=True)
+        self._conn: psycopg.Connection | None = None
+        self.batches = 0
+
+    def start(self) -> None:
+        self._conn = connect_sync(self.url)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        if self._conn is not None:
+            self._conn.close()
+
+    # -- called from worker threads -------------------------------------------------
+
+    def start_job(self, job_id: str, token: int) -> dict[str, Any] | None:
+        """Mark the job active; its row, or None if this message must not run it."""
+        fut: Future[dict[str, Any] | None] = Future()
+        with self._cond:
+            self._starts.append((job_id, token, fut))
+            self._cond.notify()
+        return fut.result()
+
+    def progress(self, job_id: str, token: int, current: int, total: int, message: str | None) -> None:
+        now = time.monotonic()
+        with self._cond:
+            last = self._last_progress.get(job_id, 0.0)
+            due = max(now, last + self.progress_interval_s)
+            self._progress[job_id] = _Progress(token, current, total, message, due)
+            if due <= now:
+                self._cond.notify()
+
+    def finish(self, item: Finish) -> None:
+        fut: Future[None] = Future()
+        with self._cond:
+            self._progress.pop(item.job_id, None)
+            self._last_progress.pop(item.job_id, None)
+            self._finishes.append((item, fut))
+            self._cond.notify()
+        fut.result()
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    def _take(self) -> tuple[list, list, list[tuple[str, _Progress]]] | None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                due = [(k, p) for k, p in self._progress.items() if p.due <= now]
+                if self._starts or self._finishes or due:
+                    starts, self._starts = self._starts, []
+                    finishes, self._finishes = self._finishes, []
+                    for k, _ in due:
+                        del self._progress[k]
+                        self._last_progress[k] = now
+                    return starts, finishes, due
+                if self._stopping:
+                    return None
+                wait = min((p.due for p in self._progress.values()), default=now + 1.0) - now
+                self._cond.wait(max(0.001, wait))
+
+    def _loop(self) -> None:
+        while True:
+            work = self._take()
+            if work is None:
+                return
+            starts, finishes, progress = work
+            delay = 0.05
+            while True:
+                try:
+                    self._apply(starts, finishes, progress)
+                    break
+                except psycopg.Error as exc:
+                    # Never drop a write: a finish not yet durable keeps its message unacked.
+                    log.warning("state write failed (%s); retrying in %.2fs", exc, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    self._reconnect()
+                except Exception as exc:  # a bug: fail the waiters rather than hang them
+                    for *_, fut in starts:
+                        fut.set_exception(exc)
+                    for _, fut in finishes:
+                        fut.set_exception(exc)
+                    break
+
+    def _reconnect(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = connect_sync(self.url)
+        except Exception as exc:
+            log.warning("writer cannot reconnect: %s", exc)
+
+    def _apply(self, starts: list, finishes: list, progress: list[tuple[str, _Progress]]) -> None:
+        conn = self._conn
+        assert conn is not None
+        started: dict[str, dict[str, Any]] = {}
+        with conn.transaction():
+            if starts:
+                rows = conn.execute(
+                    q("start_jobs"),
+                    {
+                        "ids": [uuid.UUID(j) for j, _, _ in starts],
+                        "tokens": [t for _, t, _ in starts],
+                        "worker_id": self.worker_id,
+                    },
+                ).fetchall()
+                started = {str(r["id"]): r for r in rows}
+            if progress:
+                conn.execute(
+                    q("progress_jobs"),
+                    {
+                        "ids": [uuid.UUID(k) for k, _ in progress],
+                        "tokens": [p.token for _, p in progress],
+                        "currents": [p.current for _, p in progress],
+                        "totals": [p.total for _, p in progress],
+                        "messages": [p.message for _, p in progress],
+                    },
+                )
+            if finishes:
+                items = [f for f, _ in finishes]
+                conn.execute(q("finish_jobs"), _finish_params(items))
+        self.batches += 1
+        for job_id, token, fut in starts:
+            row = started.get(job_id)
+            fut.set_result(row if row is not None and row["dispatch_token"] == token else None)
+        for _, fut in finishes:
+            fut.set_result(None)
+
+
+def _finish_params(items: list[Finish]) -> dict[str, Any]:
+    def js(value: Any) -> str | None:
+        return None if value is None else json.dumps(value, default=str)
+
+    return {
+        "ids": [uuid.UUID(f.job_id) for f in items],
+        "tokens": [f.token for f in items],
+        "outcomes": [f.outcome for f in items],
+        "results": [js(f.result) for f in items],
+        "errors": [js(f.error) for f in items],
+        "delays": [f.delay_s for f in items],
+        "currents": [f.progress[0] if f.progress else None for f in items],
+        "totals": [f.progress[1] if f.progress else None for f in items],
+        "messages": [f.progress[2] if f.progress else None for f in items],
+    }

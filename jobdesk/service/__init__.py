@@ -1,0 +1,1 @@
+"""The job engine as the server, the CLI and the console use it."""
