@@ -10,12 +10,13 @@ largest element, not by the file.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 CHUNK_CHARS = 1 << 16
 MAX_ELEMENT_CHARS = 64 << 20
-_WHITESPACE = " \t\n\r"
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
 class JsonStreamError(ValueError):
@@ -85,10 +86,8 @@ class JsonArrayReader:
     def _next_char(self) -> str:
         """Skip whitespace; the next significant character, or '' at the end of input."""
         while True:
-            while self._pos < len(self._buf) and self._buf[self._pos] in _WHITESPACE:
-                if self._buf[self._pos] == "\n":
-                    self._line += 1
-                self._pos += 1
+            end = _WHITESPACE.match(self._buf, self._pos).end()  # type: ignore[union-attr]
+            self._advance(end - self._pos)
             if self._pos < len(self._buf):
                 return self._buf[self._pos]
             if self._eof:

@@ -29,6 +29,8 @@ FORMAT_BY_SUFFIX: dict[str, Format] = {
     ".ndjson": "jsonl",
 }
 SUFFIX_BY_FORMAT: dict[Format, str] = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl"}
+# One encoder for every record: json.dumps with non-default options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class BadRow(ValueError):
@@ -102,7 +104,7 @@ def _read_csv(source: IO[str], delimiter: str, infer: bool) -> Iterator[tuple[in
         if len(row) != len(header):
             yield line, BadRow(line, f"{len(row)} fields, but the header has {len(header)}")
             continue
-        yield line, {name: (infer_value(v) if infer else v) for name, v in zip(header, row)}
+        yield line, {name: (infer_value(v) if infer else v) for name, v in zip(header, row, strict=True)}
 
 
 def _read_jsonl(source: IO[str]) -> Iterator[tuple[int, Record | BadRow]]:
@@ -173,7 +175,7 @@ class RecordWriter:
 
 class JsonlWriter(RecordWriter):
     def write(self, line: int, record: Record) -> None:
-        self.out.write(json.dumps(record, ensure_ascii=False))
+        self.out.write(_encode(record))
         self.out.write("\n")
         self.count += 1
 
@@ -181,7 +183,7 @@ class JsonlWriter(RecordWriter):
 class JsonArrayWriter(RecordWriter):
     def write(self, line: int, record: Record) -> None:
         self.out.write(",\n" if self.count else "[\n")
-        self.out.write(json.dumps(record, ensure_ascii=False))
+        self.out.write(_encode(record))
         self.count += 1
 
     def close(self) -> None:
@@ -234,7 +236,7 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
+        return _encode(value)
     return str(value)
 
 
