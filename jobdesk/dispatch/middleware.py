@@ -139,6 +139,10 @@ class JobStateMiddleware(Middleware):
             return base
         self.monitor.counters.failed += 1
         base.error = error_of(exc)
+        log.warning(
+            "job %s (%s) attempt %d/%d failed: %s",
+            ctx.job_id, ctx.job_type, ctx.attempt, ctx.max_attempts, base.error["message"],
+        )
         if ctx.attempt < ctx.max_attempts:
             base.outcome = "retry"
             base.delay_s = retry_delay(

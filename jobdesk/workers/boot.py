@@ -15,4 +15,13 @@ from jobdesk.dispatch.runtime import build_worker_broker
 settings = load_settings()
 registry = load_job_modules(settings.job_module_list)
 broker = build_worker_broker(settings, registry)
-logging.getLogger("dramatiq").setLevel(logging.WARNING)
+
+
+class _NoHandlerTracebacks(logging.Filter):
+    """A job's exception is stored with the job; the middleware logs one line for it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Failed to process message", "Message "))
+
+
+logging.getLogger("dramatiq.worker.WorkerThread").addFilter(_NoHandlerTracebacks())

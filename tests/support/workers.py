@@ -21,12 +21,15 @@ class WorkerProcess:
         self.env = {**env, "PYTHONPATH": f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"}
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, processes: int = 1, threads: int = 2, queues: str = "", wait: bool = True) -> subprocess.Popen[bytes]:
+    def start(
+        self, processes: int = 1, threads: int = 2, queues: str = "", wait: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
         before = self.live_count()
         args = [sys.executable, "-m", "jobdesk", "worker", "--processes", str(processes), "--threads", str(threads)]
         if queues:
             args += ["--queues", queues]
-        proc = subprocess.Popen(args, env=self.env, cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(args, env={**self.env, **(env or {})}, cwd=ROOT, start_new_session=True)
         self.procs.append(proc)
         if wait:
             wait_for(lambda: self.live_count() >= before + processes, timeout=30, what="workers to register")
