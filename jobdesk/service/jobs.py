@@ -7,7 +7,7 @@ JobdeskError the server maps to a 4xx.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -23,7 +23,7 @@ from jobdesk.core.jobs import TERMINAL, Job, JobStatus
 from jobdesk.core.prepare import Defaults, NewJob, prepare
 from jobdesk.core.registry import Registry
 from jobdesk.core.spec import JobSpec
-from jobdesk.store.jobs import JobStore, ListFilter, as_uuid
+from jobdesk.store.jobs import ORDERS, JobStore, ListFilter, as_uuid
 from jobdesk.store.rows import row_to_job
 from jobdesk.store.sql import q
 
@@ -144,6 +144,8 @@ class JobsService:
         batch_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        order: str = "created",
+        descending: bool = True,
     ) -> Page:
         if status is not None and status not in JobStatus.__members__.values():
             allowed = ", ".join(s.value for s in JobStatus)
@@ -152,9 +154,10 @@ class JobsService:
             raise InvalidInput(f"limit must be between 1 and {LIST_LIMIT_MAX}")
         if offset < 0:
             raise InvalidInput("offset must not be negative")
-        items, total = await self.store.list(
-            ListFilter(organization_id, type, status, queue, search, parent_id, batch_id, limit, offset)
-        )
+        if order not in ORDERS:
+            raise InvalidInput(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+        where = ListFilter(organization_id, type, status, queue, search, parent_id, batch_id, limit, offset)
+        items, total = await self.store.list(replace(where, order=order, descending=descending))
         return Page(items, total, limit, offset)
 
     # -- change -----------------------------------------------------------------------
@@ -215,6 +218,17 @@ class JobsService:
             "averageDurationSeconds": _round(durations.get("avg_s")),
             "p95DurationSeconds": _round(durations.get("p95_s")),
         }
+
+    async def throughput(self, organization_id: str | None = None, minutes: int = 60) -> list[dict[str, Any]]:
+        """Jobs finished per minute over the last `minutes`: [{minute, completed, failed}], oldest first."""
+        if not 1 <= minutes <= 24 * 60:
+            raise InvalidInput("minutes must be between 1 and 1440")
+        rows = await self.store.execute("throughput_by_minute", {"org": organization_id, "minutes": minutes})
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            key = r["minute"].isoformat()
+            out.setdefault(key, {"minute": key, "completed": 0, "failed": 0})[r["status"]] = r["n"]
+        return list(out.values())
 
     # -- queues and workers ------------------------------------------------------------------
 

@@ -48,6 +48,23 @@ class ListFilter:
     batch_id: str | None = None
     limit: int = 20
     offset: int = 0
+    order: str = "created"
+    descending: bool = True
+
+
+# What a list may be ordered by: fixed expressions, never text from a caller.
+# None is nullable, so no NULLS clause is needed and the created_at indexes still serve the default order.
+ORDERS: dict[str, str] = {
+    "created": "created_at",
+    "updated": "updated_at",
+    "name": "name",
+    "type": "type",
+    "queue": "queue",
+    "status": "status",
+    "priority": "priority",
+    "attempts": "attempts",
+    "progress": "COALESCE(progress_current::float8 / NULLIF(progress_total, 0), 0)",
+}
 
 
 def as_uuid(value: str) -> uuid.UUID | None:
@@ -101,9 +118,10 @@ class JobStore:
 
     async def list(self, f: ListFilter) -> tuple[list[Job], int]:
         where, params = _where(f)
+        direction = pgsql.SQL("DESC" if f.descending else "ASC")
         query = pgsql.SQL(
-            "SELECT * FROM jobs WHERE {w} ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
-        ).format(w=where)
+            "SELECT * FROM jobs WHERE {w} ORDER BY {o} {d}, id {d} LIMIT %s OFFSET %s"
+        ).format(w=where, o=pgsql.SQL(ORDERS[f.order]), d=direction)
         count = pgsql.SQL("SELECT count(*) AS n FROM jobs WHERE {w}").format(w=where)
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(query, [*params, f.limit, f.offset])).fetchall()
