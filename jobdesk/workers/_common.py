@@ -57,6 +57,14 @@ DataPath = Annotated[str, Field(max_length=1024), AfterValidator(_check_path)]
 Encoding = Annotated[str, Field(max_length=40), AfterValidator(_check_encoding)]
 
 
+def database(ctx: JobContext) -> contextlib.AbstractContextManager[Any]:
+    """The engine's `ctx.db()`: a psycopg connection (autocommit, dict rows) for job output."""
+    db = getattr(ctx, "db", None)
+    if db is None:
+        raise RuntimeError(f"{type(ctx).__name__} offers no database connection (ctx.db)")
+    return db()
+
+
 def relative_to_data_dir(ctx: JobContext, path: Path) -> str:
     """How a result names a file: relative to the data directory, as jobs' data does."""
     return path.relative_to(ctx.data_dir.resolve()).as_posix()
@@ -100,7 +108,3 @@ def human_bytes(count: float) -> str:
         count /= 1024
     raise AssertionError("unreachable")
 
-
-def first(items: list[Any], limit: int) -> list[Any]:
-    """At most `limit` items: results list examples of failures, not all of them."""
-    return items[:limit]

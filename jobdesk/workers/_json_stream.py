@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import IO, Any
 
 CHUNK_CHARS = 1 << 16
 MAX_ELEMENT_CHARS = 64 << 20
@@ -30,7 +30,7 @@ class JsonStreamError(ValueError):
 class JsonArrayReader:
     """Iterate `(line, element)` over the array in `source`; line is where the element starts."""
 
-    def __init__(self, source: TextIO, *, chunk_chars: int = CHUNK_CHARS) -> None:
+    def __init__(self, source: IO[str], *, chunk_chars: int = CHUNK_CHARS) -> None:
         self._source = source
         self._chunk = chunk_chars
         self._buf = ""

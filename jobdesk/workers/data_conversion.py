@@ -42,24 +42,26 @@ MAX_LISTED_ERRORS = 20
 
 
 class ConversionOptions(Schema):
-    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV input delimiter")
+    delimiter: str = Field(
+        default=",", min_length=1, max_length=1, description="CSV input delimiter"
+    )
     output_delimiter: str | None = Field(
-        None, min_length=1, max_length=1, description="CSV output delimiter (default: delimiter)"
+        default=None, min_length=1, max_length=1, description="CSV output delimiter (default: delimiter)"
     )
     encoding: Encoding = "utf-8"
     output_encoding: Encoding = "utf-8"
     columns: list[str] | None = Field(
-        None, min_length=1, description="keep only these input columns, in this order"
+        default=None, min_length=1, description="keep only these input columns, in this order"
     )
     rename: dict[str, str] = Field(default_factory=dict, description="input name -> output name")
     infer_types: bool = Field(
-        True, description="CSV to JSON: numbers, booleans and empty cells become JSON values"
+        default=True, description="CSV to JSON: numbers, booleans and empty cells become JSON values"
     )
     progress_by: Literal["bytes", "rows"] = Field(
-        "bytes", description="rows costs one extra pass over the input to count them"
+        default="bytes", description="rows costs one extra pass over the input to count them"
     )
     on_error: Literal["fail", "skip"] = Field(
-        "fail", description="a bad row fails the job, or is skipped and counted"
+        default="fail", description="a bad row fails the job, or is skipped and counted"
     )
 
     @model_validator(mode="after")
@@ -75,7 +77,9 @@ class ConversionOptions(Schema):
 
 class DataConversionData(Schema):
     # `filePath` is what the original design's examples call the input.
-    input_path: DataPath = Field(validation_alias=AliasChoices("inputPath", "filePath", "input_path"))
+    input_path: DataPath = Field(
+        validation_alias=AliasChoices("inputPath", "filePath", "input_path")
+    )
     output_path: DataPath | None = None
     input_format: Format | None = None
     output_format: Format | None = None
