@@ -10,19 +10,19 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import uuid  # noqa: E402
-from collections.abc import AsyncIterator, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
-import psycopg  # noqa: E402
-import pytest  # noqa: E402
-import redis  # noqa: E402
+import psycopg
+import pytest
+import redis
 
-from jobdesk.config import Settings, load_settings  # noqa: E402
-from jobdesk.core.registry import load_job_modules, registry  # noqa: E402
-from jobdesk.store import migrate  # noqa: E402
-from jobdesk.store.db import drop_database  # noqa: E402
-from tests.support.workers import WorkerProcess  # noqa: E402
+from jobdesk.config import Settings, load_settings
+from jobdesk.core.registry import load_job_modules, registry
+from jobdesk.store import migrate
+from jobdesk.store.db import drop_database
+from tests.support.workers import WorkerProcess
 
 BASE_URL = os.environ.get("JOBDESK_TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("JOBDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

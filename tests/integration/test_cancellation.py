@@ -21,7 +21,9 @@ async def test_pending_job_is_cancelled_at_once_and_never_runs(engine, workers):
     workers.start(processes=1, threads=2)
     marker = await engine.service.create_job("u", "o", {"type": "test.record"})
     await wait_status(engine.service, marker.id, {"completed"})
-    assert await count(engine.store.pool, "SELECT count(*) FROM test_executions WHERE job_id = %s", job.id) == 0
+    assert (
+        await count(engine.store.pool, "SELECT count(*) FROM test_executions WHERE job_id = %s", job.id) == 0
+    )
     assert (await engine.service.get_job(job.id)).status is JobStatus.CANCELLED
 
 

@@ -23,7 +23,9 @@ async def _create(engine, n: int, seconds: float) -> list[str]:
 
 
 async def _all_terminal(engine) -> bool:
-    return await count(engine.store.pool, "SELECT count(*) FROM jobs WHERE status IN ('pending', 'active')") == 0
+    return (
+        await count(engine.store.pool, "SELECT count(*) FROM jobs WHERE status IN ('pending', 'active')") == 0
+    )
 
 
 async def _duplicates(engine) -> int:
@@ -38,8 +40,8 @@ async def test_sigkill_of_a_worker_mid_run_loses_no_job(engine, workers):
     await _create(engine, N, 0.05)
     pool = engine.store.pool
     await eventually(
-        lambda: count(pool, "SELECT count(*) >= 20 FROM jobs WHERE status = 'completed'")
-        , what="some jobs to complete"
+        lambda: count(pool, "SELECT count(*) >= 20 FROM jobs WHERE status = 'completed'"),
+        what="some jobs to complete",
     )
     active_before = await count(pool, "SELECT count(*) FROM jobs WHERE status = 'active'")
     for pid in workers.worker_pids():
@@ -49,7 +51,7 @@ async def test_sigkill_of_a_worker_mid_run_loses_no_job(engine, workers):
     await eventually(lambda: _all_terminal(engine), timeout=60, what="every job to finish")
     completed = await count(pool, "SELECT count(*) FROM jobs WHERE status = 'completed'")
     lost_attempts = await count(
-        pool, "SELECT count(*) FROM jobs WHERE attempt_log @> '[{\"outcome\": \"lost\"}]'"
+        pool, 'SELECT count(*) FROM jobs WHERE attempt_log @> \'[{"outcome": "lost"}]\''
     )
     retried = await count(pool, "SELECT count(*) FROM jobs WHERE attempts > 1")
     dups = await _duplicates(engine)

@@ -25,8 +25,7 @@ async def test_high_priority_jobs_overtake_the_backlog(engine, workers):
         lambda: count(pool, "SELECT count(*) FROM jobs WHERE status = 'completed'"), what="backlog to start"
     )
     high = [
-        await engine.service.create_job("u", "o", {"type": "test.record", "priority": 10})
-        for _ in range(5)
+        await engine.service.create_job("u", "o", {"type": "test.record", "priority": 10}) for _ in range(5)
     ]
     for h in high:
         await wait_status(engine.service, h.id, {"completed"}, timeout=30)

@@ -22,11 +22,24 @@ class WorkerProcess:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(
-        self, processes: int = 1, threads: int = 2, queues: str = "", wait: bool = True,
+        self,
+        processes: int = 1,
+        threads: int = 2,
+        queues: str = "",
+        wait: bool = True,
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         before = self.live_count()
-        args = [sys.executable, "-m", "jobdesk", "worker", "--processes", str(processes), "--threads", str(threads)]
+        args = [
+            sys.executable,
+            "-m",
+            "jobdesk",
+            "worker",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ]
         if queues:
             args += ["--queues", queues]
         proc = subprocess.Popen(args, env={**self.env, **(env or {})}, cwd=ROOT, start_new_session=True)
@@ -51,7 +64,9 @@ class WorkerProcess:
     def stop_all(self, timeout: float = 15) -> None:
         for p in self.procs:
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
+                # The supervisor forwards SIGTERM to its children; a second
+                # signal to them would make Dramatiq kill them mid-shutdown.
+                p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for p in self.procs:
             try:
@@ -62,7 +77,9 @@ class WorkerProcess:
         self.procs.clear()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.05, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.05, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

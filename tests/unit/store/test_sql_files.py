@@ -7,8 +7,16 @@ def test_named_queries_parse():
 
 
 def test_every_state_change_notifies():
-    for name in ("insert_job", "start_jobs", "progress_jobs", "finish_jobs", "cancel_pending",
-                 "request_cancel_active", "retry_job", "recover_orphans"):
+    for name in (
+        "insert_job",
+        "start_jobs",
+        "progress_jobs",
+        "finish_jobs",
+        "cancel_pending",
+        "request_cancel_active",
+        "retry_job",
+        "recover_orphans",
+    ):
         assert "pg_notify" in sql.q(name), name
 
 
