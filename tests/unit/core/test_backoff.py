@@ -1,6 +1,7 @@
 import random
 
 from jobdesk.core.backoff import retry_delay
+import itertools
 
 
 def test_delays_grow_exponentially_with_bounded_jitter():
@@ -9,7 +10,7 @@ def test_delays_grow_exponentially_with_bounded_jitter():
         delays = [retry_delay(a, 1.0, 1000.0, rng) for a in range(1, 7)]
         for i, d in enumerate(delays):
             assert 2**i <= d <= 2**i * 1.25
-        assert all(b > a for a, b in zip(delays, delays[1:], strict=False))
+        assert all(b > a for a, b in itertools.pairwise(delays))
 
 
 def test_cap_is_respected():
