@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from jobdesk.config import Settings
-from jobdesk.dispatch import window
+from jobdesk.dispatch import limits, window
 from jobdesk.dispatch.sender import Outgoing, Sender
 from jobdesk.store.jobs import JobStore
+from jobdesk.store.sql import q
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ class Dispatcher:
         self._paused: set[str] | None = None
         self._workers: list[dict] = []
         self._workers_at = 0.0
+        self._limits = False
+        self._limits_at = 0.0
+        self._held_at: dict[str, float] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -140,8 +145,18 @@ class Dispatcher:
             more = more or sent >= limit
         return more
 
+    async def _has_limits(self) -> bool:
+        now = time.monotonic()
+        if now - self._limits_at > 1.0:
+            self._limits = bool(await self.store.execute("rate_limits", {}))
+            self._limits_at = now
+        return self._limits
+
     async def _claim_and_send(self, queues: list[str], limit: int) -> int:
-        rows = await self.store.execute("claim_runnable", {"queues": queues, "limit": limit})
+        if await self._has_limits():
+            rows = await self._claim_limited(queues, limit)
+        else:
+            rows = await self.store.execute("claim_runnable", {"queues": queues, "limit": limit})
         if not rows:
             return 0
         # RETURNING has no order; Redis delivers in the order we push.
@@ -155,3 +170,54 @@ class Dispatcher:
             raise RuntimeError(f"could not send {len(out)} messages to Redis: {exc}") from exc
         self.stats.dispatched += len(out)
         return len(out)
+
+    async def _claim_limited(self, queues: list[str], limit: int) -> list[dict[str, Any]]:
+        """The claim when rate limits exist: one transaction that locks the limits.
+
+        Holding the limit rows while reading in-flight counts and claiming is
+        what makes the limits hold across servers: another dispatcher waits
+        for this commit and then sees what this round took.
+        """
+        async with self.store.pool.connection() as conn, conn.transaction():
+            rows = await (await conn.execute(q("lock_rate_limits"))).fetchall()
+            budgets = {
+                (r["scope"], r["key"]): limits.Budget(r["per_second"], r["max_concurrent"], r["tokens"])
+                for r in rows
+            }
+            if any(b.max_concurrent for b in budgets.values()):
+                for r in await (await conn.execute(q("inflight_by_type_and_org"))).fetchall():
+                    for key in (("type", r["type"]), ("organization", r["organization_id"])):
+                        if key in budgets:
+                            budgets[key].inflight += r["n"]
+            candidates = await (
+                await conn.execute(q("runnable_candidates"), {"queues": queues, "limit": limit * 4})
+            ).fetchall()
+            choice = limits.choose(candidates, budgets, limit)
+            claimed = []
+            if choice.ids:
+                claimed = await (await conn.execute(q("claim_ids"), {"ids": choice.ids})).fetchall()
+                taken: Counter[limits.Key] = Counter()
+                for r in claimed:
+                    for key in limits.keys_of(r):
+                        if key in budgets:
+                            taken[key] += 1
+                if taken:
+                    await conn.execute(
+                        q("take_tokens"),
+                        {
+                            "scopes": [k[0] for k in taken],
+                            "keys": [k[1] for k in taken],
+                            "counts": list(taken.values()),
+                        },
+                    )
+        await self._report_held(choice.held)
+        return claimed
+
+    async def _report_held(self, held: dict[str, str]) -> None:
+        """Tell the console why a queue waits; written only when the reason changes."""
+        now = time.monotonic()
+        for queue, reason in held.items():
+            if self.stats.held.get(queue) != reason or now - self._held_at.get(queue, 0) > 2.0:
+                await self.store.execute("set_held", {"name": queue, "reason": reason})
+                self._held_at[queue] = now
+        self.stats.held = dict(held)

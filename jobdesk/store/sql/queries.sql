@@ -289,4 +289,129 @@ WITH u AS (
 SELECT u.*, pg_notify('jobdesk_events', 'queue-update:' || u.name) AS _n FROM u;
 
 -- name: list_queues
-SELECT name, paused FROM queues ORDER BY name;
+SELECT name, paused, held_reason, held_at > now() - interval '5 seconds' AS held FROM queues ORDER BY name;
+
+-- name: propagate_dependency_failures
+-- A pending job whose parent failed or was cancelled follows its policy: it
+-- fails or is cancelled too (and its own dependents follow on the next sweep).
+WITH bad AS (
+    SELECT d.id, d.dependency_policy, p.id AS parent, p.status AS parent_status
+    FROM jobs d
+    CROSS JOIN LATERAL (
+        SELECT id, status FROM jobs p
+        WHERE p.id = ANY(d.depends_on) AND p.status IN ('failed', 'cancelled')
+        LIMIT 1
+    ) p
+    WHERE d.status = 'pending' AND cardinality(d.depends_on) > 0
+    FOR UPDATE OF d SKIP LOCKED
+), u AS (
+    UPDATE jobs j
+    SET status = CASE bad.dependency_policy WHEN 'cancel' THEN 'cancelled' ELSE 'failed' END,
+        completed_at = now(), updated_at = now(), dispatched_at = NULL,
+        error = jsonb_build_object('message', 'dependency ' || bad.parent || ' ' || bad.parent_status,
+                                   'stack', NULL)
+    FROM bad WHERE j.id = bad.id AND j.status = 'pending'
+    RETURNING j.id, j.status
+)
+SELECT u.id, pg_notify('jobdesk_events',
+                       CASE u.status WHEN 'failed' THEN 'job-failed' ELSE 'job-cancelled' END || ':' || u.id) AS _n
+FROM u;
+
+-- name: insert_batch
+INSERT INTO batches (id, user_id, organization_id, total)
+VALUES (%(id)s, %(user_id)s, %(organization_id)s, %(total)s);
+
+-- name: complete_batches
+-- Exactly once per batch: the conditional UPDATE is the claim.
+WITH done AS (
+    UPDATE batches b SET completed_at = now()
+    WHERE b.completed_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.batch_id = b.id AND j.status IN ('pending', 'active'))
+    RETURNING b.id
+)
+SELECT done.id, pg_notify('jobdesk_events', 'batch-completed:' || done.id) AS _n FROM done;
+
+-- name: batch_summary
+SELECT b.id, b.user_id, b.organization_id, b.total, b.created_at, b.completed_at,
+       count(j.id) FILTER (WHERE j.status = 'pending') AS pending,
+       count(j.id) FILTER (WHERE j.status = 'active') AS active,
+       count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
+       count(j.id) FILTER (WHERE j.status = 'failed') AS failed,
+       count(j.id) FILTER (WHERE j.status = 'cancelled') AS cancelled,
+       coalesce(sum(CASE WHEN j.status IN ('completed', 'failed', 'cancelled') THEN 100.0
+                         WHEN j.progress_total > 0
+                         THEN least(100.0, 100.0 * j.progress_current / j.progress_total)
+                         ELSE 0 END) / nullif(count(j.id), 0), 0) AS percentage
+FROM batches b LEFT JOIN jobs j ON j.batch_id = b.id
+WHERE b.id = %(id)s AND (%(org)s::text IS NULL OR b.organization_id = %(org)s)
+GROUP BY b.id;
+
+-- name: requeue_dead
+WITH u AS (
+    UPDATE jobs
+    SET status = 'pending', attempts = 0, result = NULL, error = NULL,
+        started_at = NULL, completed_at = NULL, cancel_requested_at = NULL,
+        dispatched_at = NULL, dispatch_token = dispatch_token + 1, worker_id = NULL,
+        progress_current = 0, progress_message = NULL, run_at = now(), updated_at = now()
+    WHERE status = 'failed'
+      AND (%(org)s::text IS NULL OR organization_id = %(org)s)
+      AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s))
+      AND (%(type)s::text IS NULL OR type = %(type)s)
+    RETURNING id
+)
+SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
+
+-- name: purge_dead
+DELETE FROM jobs
+WHERE status = 'failed' AND parent_id IS NULL
+  AND (%(org)s::text IS NULL OR organization_id = %(org)s)
+  AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s))
+  AND (%(type)s::text IS NULL OR type = %(type)s)
+RETURNING id;
+
+-- name: rate_limits
+SELECT scope, key, per_second, max_concurrent, tokens, refilled_at FROM rate_limits ORDER BY scope, key;
+
+-- name: lock_rate_limits
+-- Refill every bucket and lock the rows for this dispatch round: other servers
+-- wait here, then see what this round took. A bucket holds at most one
+-- second's worth of tokens (its burst).
+UPDATE rate_limits
+SET tokens = CASE WHEN per_second IS NULL THEN 0
+                  ELSE least(per_second, tokens + per_second * extract(epoch FROM clock_timestamp() - refilled_at))
+             END,
+    refilled_at = clock_timestamp()
+RETURNING scope, key, per_second, max_concurrent, tokens;
+
+-- name: take_tokens
+UPDATE rate_limits SET tokens = tokens - r.n
+FROM unnest(%(scopes)s::text[], %(keys)s::text[], %(counts)s::int[]) AS r(scope, key, n)
+WHERE rate_limits.scope = r.scope AND rate_limits.key = r.key;
+
+-- name: inflight_by_type_and_org
+SELECT type, organization_id, count(*) AS n FROM jobs
+WHERE status = 'active' OR (status = 'pending' AND dispatched_at IS NOT NULL)
+GROUP BY type, organization_id;
+
+-- name: runnable_candidates
+SELECT id, type, queue, organization_id FROM jobs
+WHERE status = 'pending' AND dispatched_at IS NULL AND run_at <= now()
+  AND queue = ANY(%(queues)s)
+  AND (cardinality(depends_on) = 0 OR NOT EXISTS (
+        SELECT 1 FROM jobs p WHERE p.id = ANY(jobs.depends_on) AND p.status <> 'completed'))
+ORDER BY priority DESC, created_at, id
+LIMIT %(limit)s;
+
+-- name: claim_ids
+WITH c AS (
+    SELECT id FROM jobs
+    WHERE id = ANY(%(ids)s) AND status = 'pending' AND dispatched_at IS NULL
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j SET dispatched_at = now(), dispatch_token = j.dispatch_token + 1
+FROM c WHERE j.id = c.id
+RETURNING j.id, j.type, j.queue, j.dispatch_token, j.priority, j.created_at, j.organization_id;
+
+-- name: set_held
+INSERT INTO queues (name, held_reason, held_at) VALUES (%(name)s, %(reason)s, now())
+ON CONFLICT (name) DO UPDATE SET held_reason = EXCLUDED.held_reason, held_at = EXCLUDED.held_at;
