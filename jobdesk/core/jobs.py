@@ -75,6 +75,7 @@ class Job:
     parent_id: str | None = None
     batch_id: str | None = None
     depends_on: list[str] = field(default_factory=list)
+    dependency_policy: str = "fail"
     attempt_log: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -111,6 +112,7 @@ class Job:
             "parentId": self.parent_id,
             "batchId": self.batch_id,
             "dependsOn": list(self.depends_on),
+            "dependencyPolicy": self.dependency_policy,
             "attemptLog": self.attempt_log,
         }
 

@@ -29,6 +29,7 @@ class NewJob:
     run_at: datetime | None = None
     depends_on: tuple[str, ...] = ()
     idempotency_key: str | None = None
+    dependency_policy: str = "fail"
     parent_id: str | None = None
     batch_id: str | None = None
 
@@ -83,6 +84,7 @@ def prepare(
         run_at=spec.run_at,
         depends_on=tuple(spec.depends_on),
         idempotency_key=spec.idempotency_key,
+        dependency_policy=spec.dependency_policy,
         parent_id=parent_id,
         batch_id=batch_id,
     )

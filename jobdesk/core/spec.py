@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -31,6 +31,8 @@ class JobSpec(BaseModel):
     run_at: datetime | None = Field(default=None, alias="runAt")
     depends_on: list[str] = Field(default_factory=list, alias="dependsOn", max_length=100)
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey", min_length=1, max_length=200)
+    # What this job does when a job it depends on fails or is cancelled.
+    dependency_policy: Literal["fail", "cancel"] = Field(default="fail", alias="dependencyPolicy")
 
     @field_validator("data", mode="before")
     @classmethod
@@ -40,6 +42,11 @@ class JobSpec(BaseModel):
         if not isinstance(value, dict):
             raise ValueError("data must be a JSON object")
         return value
+
+    @field_validator("depends_on")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
     @field_validator("run_at")
     @classmethod

@@ -32,6 +32,7 @@ def new_job_params(new: NewJob) -> dict[str, Any]:
         "run_at": new.run_at,
         "depends_on": [uuid.UUID(d) for d in new.depends_on],
         "idempotency_key": new.idempotency_key,
+        "dependency_policy": new.dependency_policy,
         "parent_id": new.parent_id,
         "batch_id": new.batch_id,
     }

@@ -34,5 +34,6 @@ def row_to_job(row: dict[str, Any]) -> Job:
         parent_id=str(row["parent_id"]) if row["parent_id"] else None,
         batch_id=str(row["batch_id"]) if row["batch_id"] else None,
         depends_on=[str(d) for d in row["depends_on"] or []],
+        dependency_policy=row.get("dependency_policy", "fail"),
         attempt_log=row["attempt_log"] or [],
     )
