@@ -1,13 +1,15 @@
 """The reconciler: nothing is lost, whatever a worker or Redis forgets.
 
-Two sweeps, safe to run on several servers at once (each claims its rows
+Sweeps, safe to run on several servers at once (each claims its rows
 with SKIP LOCKED, and every release is conditional on the dispatch token it
 saw):
 - active jobs whose worker stopped heart-beating are retried (the attempt
   counts) or failed when out of attempts;
 - jobs dispatched but not started whose message Redis no longer holds are
   released for the dispatcher; and after `redispatch_after_s`, any that are
-  still not started (a message stuck with a dead worker) are released too.
+  still not started (a message stuck with a dead worker) are released too;
+- pending jobs whose parent failed or was cancelled follow their dependency policy;
+- batches whose every job finished are marked complete, which announces them once.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class Reconciler:
         released = await self.recover_orphans() + await self.release_lost()
         if released and callable(self.on_release):
             self.on_release()
+        await self.store.execute("propagate_dependency_failures", {})
+        await self.store.execute("complete_batches", {})
 
     async def recover_orphans(self) -> int:
         dead_after = self.settings.worker_dead_after_s

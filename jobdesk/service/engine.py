@@ -22,6 +22,7 @@ from jobdesk.dispatch.dispatcher import Dispatcher
 from jobdesk.dispatch.reconciler import Reconciler
 from jobdesk.dispatch.sender import Sender
 from jobdesk.service.events import EventHub
+from jobdesk.service.flow import FlowService
 from jobdesk.service.jobs import JobsService
 from jobdesk.store import migrate
 from jobdesk.store.db import open_pool
@@ -42,6 +43,7 @@ class Engine:
     pool: AsyncConnectionPool
     store: JobStore
     service: JobsService
+    flow: FlowService
     hub: EventHub
     sender: Sender
     dispatcher: Dispatcher | None
@@ -68,7 +70,8 @@ class Engine:
         if dispatcher and reconciler:
             dispatcher.start()
             reconciler.start()
-        return cls(settings, registry, pool, store, service, hub, sender, dispatcher, reconciler)
+        flow = FlowService(service, settings)
+        return cls(settings, registry, pool, store, service, flow, hub, sender, dispatcher, reconciler)
 
     async def stop(self) -> None:
         for part in (self.reconciler, self.dispatcher):

@@ -29,6 +29,7 @@ from jobdesk.store.sql import q
 
 LIST_LIMIT_MAX = 500
 BATCH_MAX = 10_000
+IDEMPOTENCY_WINDOW_S = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +65,31 @@ class JobsService:
     async def create_job(self, user_id: str, organization_id: str, spec: JobSpec | dict[str, Any]) -> Job:
         new = self.prepare(user_id, organization_id, spec)
         await self._check_dependencies(new)
+        if new.idempotency_key is not None:
+            return await self._create_idempotent(new)
         try:
             return await self.store.insert(new)
-        except psycopg.errors.UniqueViolation:
-            existing = await self._by_idempotency_key(organization_id, new.idempotency_key)
-            if existing is None:
-                raise
-            return existing
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(f"PostgreSQL unavailable: {exc}") from None
+
+    async def _create_idempotent(self, new: NewJob) -> Job:
+        """The first job created with this key in the last 24 hours, or a new one.
+
+        The unique index on (organization, key) settles concurrent creates: one
+        insert wins, the others read its row. A key older than the window is
+        released first, so it can name a new job.
+        """
+        for _ in range(3):
+            existing = await self._by_idempotency_key(new.organization_id, new.idempotency_key)
+            if existing is not None:
+                if existing.created_at.timestamp() > _now() - IDEMPOTENCY_WINDOW_S:
+                    return existing
+                await self.store.execute("release_idempotency_key", {"id": uuid.UUID(existing.id)})
+            try:
+                return await self.store.insert(new)
+            except psycopg.errors.UniqueViolation:
+                continue
+        raise InvalidTransition(f"idempotency key {new.idempotency_key!r} is contended; try again")
 
     async def create_jobs(
         self, user_id: str, organization_id: str, specs: list[JobSpec | dict[str, Any]]
@@ -93,7 +110,13 @@ class JobsService:
                 raise
         for new in prepared:
             await self._check_dependencies(new)
-        return await self.store.insert_many(prepared)
+        batch = {
+            "id": batch_id,
+            "user_id": user_id,
+            "organization_id": organization_id,
+            "total": len(prepared),
+        }
+        return await self.store.insert_many(prepared, batch)
 
     async def _check_dependencies(self, new: NewJob) -> None:
         if not new.depends_on:
@@ -234,10 +257,17 @@ class JobsService:
 
     async def queues(self, organization_id: str | None = None) -> list[dict[str, Any]]:
         counts = await self.store.execute("queue_counts", {"org": organization_id})
-        paused = {r["name"]: r["paused"] for r in await self.store.execute("list_queues", {})}
-        names = set(self.registry.queues()) | set(paused) | {r["queue"] for r in counts}
+        known = {r["name"]: r for r in await self.store.execute("list_queues", {})}
+        names = set(self.registry.queues()) | set(known) | {r["queue"] for r in counts}
         out = {
-            n: {"name": n, "paused": paused.get(n, False), "pending": 0, "active": 0, "failed": 0}
+            n: {
+                "name": n,
+                "paused": bool(known.get(n, {}).get("paused")),
+                "heldBack": known[n]["held_reason"] if n in known and known[n]["held"] else None,
+                "pending": 0,
+                "active": 0,
+                "failed": 0,
+            }
             for n in names
         }
         for r in counts:
@@ -267,6 +297,12 @@ class JobsService:
             }
             for r in rows
         ]
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
 
 
 def _rate(part: int, whole: int) -> float:

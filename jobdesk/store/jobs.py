@@ -33,6 +33,7 @@ def new_job_params(new: NewJob) -> dict[str, Any]:
         "depends_on": [uuid.UUID(d) for d in new.depends_on],
         "idempotency_key": new.idempotency_key,
         "dependency_policy": new.dependency_policy,
+        "notify": Jsonb(list(new.notify)) if new.notify else None,
         "parent_id": new.parent_id,
         "batch_id": new.batch_id,
     }
@@ -86,10 +87,12 @@ class JobStore:
         assert row is not None
         return row_to_job(row)
 
-    async def insert_many(self, jobs: list[NewJob]) -> list[Job]:
-        """All or nothing: one transaction."""
+    async def insert_many(self, jobs: list[NewJob], batch: dict[str, Any] | None = None) -> list[Job]:
+        """All or nothing: one transaction (with the batch's own row, if given)."""
         out: list[Job] = []
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if batch is not None:
+                await cur.execute(q("insert_batch"), batch)
             await cur.executemany(q("insert_job"), [new_job_params(j) for j in jobs], returning=True)
             while True:
                 row = await cur.fetchone()

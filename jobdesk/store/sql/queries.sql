@@ -6,11 +6,11 @@
 WITH j AS (
     INSERT INTO jobs (type, name, description, queue, priority, data, max_attempts,
                       backoff_base_ms, backoff_cap_ms, user_id, organization_id, run_at,
-                      depends_on, idempotency_key, dependency_policy, parent_id, batch_id)
+                      depends_on, idempotency_key, dependency_policy, parent_id, batch_id, notify)
     VALUES (%(type)s, %(name)s, %(description)s, %(queue)s, %(priority)s, %(data)s,
             %(max_attempts)s, %(backoff_base_ms)s, %(backoff_cap_ms)s, %(user_id)s,
             %(organization_id)s, COALESCE(%(run_at)s, now()), %(depends_on)s,
-            %(idempotency_key)s, %(dependency_policy)s, %(parent_id)s, %(batch_id)s)
+            %(idempotency_key)s, %(dependency_policy)s, %(parent_id)s, %(batch_id)s, %(notify)s)
     RETURNING *
 )
 SELECT j.*, pg_notify('jobdesk_events', 'job-created:' || j.id) AS _n FROM j;
@@ -415,3 +415,6 @@ RETURNING j.id, j.type, j.queue, j.dispatch_token, j.priority, j.created_at, j.o
 -- name: set_held
 INSERT INTO queues (name, held_reason, held_at) VALUES (%(name)s, %(reason)s, now())
 ON CONFLICT (name) DO UPDATE SET held_reason = EXCLUDED.held_reason, held_at = EXCLUDED.held_at;
+
+-- name: release_idempotency_key
+UPDATE jobs SET idempotency_key = NULL WHERE id = %(id)s;
