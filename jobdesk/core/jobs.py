@@ -76,6 +76,7 @@ class Job:
     batch_id: str | None = None
     depends_on: list[str] = field(default_factory=list)
     dependency_policy: str = "fail"
+    notify: list[dict[str, Any]] = field(default_factory=list)
     attempt_log: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -113,6 +114,7 @@ class Job:
             "batchId": self.batch_id,
             "dependsOn": list(self.depends_on),
             "dependencyPolicy": self.dependency_policy,
+            "notify": list(self.notify),
             "attemptLog": self.attempt_log,
         }
 

@@ -30,6 +30,8 @@ class NewJob:
     depends_on: tuple[str, ...] = ()
     idempotency_key: str | None = None
     dependency_policy: str = "fail"
+    # [{channel, target, events}], as validated by JobSpec; empty: none of its own.
+    notify: tuple[dict[str, Any], ...] = ()
     parent_id: str | None = None
     batch_id: str | None = None
 
@@ -85,6 +87,7 @@ def prepare(
         depends_on=tuple(spec.depends_on),
         idempotency_key=spec.idempotency_key,
         dependency_policy=spec.dependency_policy,
+        notify=tuple(n.model_dump() for n in spec.notify),
         parent_id=parent_id,
         batch_id=batch_id,
     )

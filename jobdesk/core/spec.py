@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobdesk.core.jobs import MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN
+from jobdesk.core.notify import NOTIFY_MAX, NotifyTarget
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 2000
@@ -33,6 +34,8 @@ class JobSpec(BaseModel):
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey", min_length=1, max_length=200)
     # What this job does when a job it depends on fails or is cancelled.
     dependency_policy: Literal["fail", "cancel"] = Field(default="fail", alias="dependencyPolicy")
+    # Announce this job's end by email or webhook (besides any rules for its type).
+    notify: list[NotifyTarget] = Field(default_factory=list, max_length=NOTIFY_MAX)
 
     @field_validator("data", mode="before")
     @classmethod

@@ -35,5 +35,6 @@ def row_to_job(row: dict[str, Any]) -> Job:
         batch_id=str(row["batch_id"]) if row["batch_id"] else None,
         depends_on=[str(d) for d in row["depends_on"] or []],
         dependency_policy=row.get("dependency_policy", "fail"),
+        notify=row.get("notify") or [],
         attempt_log=row["attempt_log"] or [],
     )
