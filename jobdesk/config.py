@@ -51,7 +51,15 @@ class Settings(BaseSettings):
     backoff_cap_s: float = 300.0
     db_pool_max: int = 10
 
-    @field_validator("redis_password", mode="before")
+    # Email notifications (SMTP). Without a host, email notifications fail with a reason.
+    # Port 465 speaks TLS from the start; elsewhere STARTTLS is used when the server offers it.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "jobdesk@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+
+    @field_validator("redis_password", "smtp_host", "smtp_user", "smtp_password", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return value or None
