@@ -39,6 +39,17 @@ def new_job_params(new: NewJob) -> dict[str, Any]:
     }
 
 
+def _columns(ids: list[uuid.UUID], jobs: list[NewJob]) -> dict[str, list[Any]]:
+    """Job parameters as one array per column, for insert_jobs."""
+    cols: dict[str, list[Any]] = {"id": ids}
+    for new in jobs:
+        for key, value in new_job_params(new).items():
+            if key == "depends_on":
+                value = ",".join(str(v) for v in value)
+            cols.setdefault(key, []).append(value)
+    return cols
+
+
 @dataclass(frozen=True, slots=True)
 class ListFilter:
     organization_id: str | None = None
@@ -93,13 +104,10 @@ class JobStore:
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             if batch is not None:
                 await cur.execute(q("insert_batch"), batch)
-            await cur.executemany(q("insert_job"), [new_job_params(j) for j in jobs], returning=True)
-            while True:
-                row = await cur.fetchone()
-                if row is not None:
-                    out.append(row_to_job(row))
-                if not cur.nextset():
-                    break
+            ids = [uuid.uuid4() for _ in jobs]
+            await cur.execute(q("insert_jobs"), _columns(ids, jobs))
+            rows = {r["id"]: r for r in await cur.fetchall()}
+        out = [row_to_job(rows[i]) for i in ids]
         return out
 
     async def get(self, job_id: str, organization_id: str | None = None) -> Job | None:

@@ -418,3 +418,27 @@ ON CONFLICT (name) DO UPDATE SET held_reason = EXCLUDED.held_reason, held_at = E
 
 -- name: release_idempotency_key
 UPDATE jobs SET idempotency_key = NULL WHERE id = %(id)s;
+
+-- name: insert_jobs
+-- Many jobs in one statement (a batch): arrays in, one row each out.
+-- depends_on travels as comma-joined text, since arrays of arrays cannot be unnested by row.
+WITH j AS (
+    INSERT INTO jobs (id, type, name, description, queue, priority, data, max_attempts,
+                      backoff_base_ms, backoff_cap_ms, user_id, organization_id, run_at,
+                      depends_on, idempotency_key, dependency_policy, parent_id, batch_id, notify)
+    SELECT r.id, r.type, r.name, r.description, r.queue, r.priority, r.data, r.max_attempts,
+           r.backoff_base_ms, r.backoff_cap_ms, r.user_id, r.organization_id, COALESCE(r.run_at, now()),
+           COALESCE(string_to_array(NULLIF(r.depends_on, ''), ',')::uuid[], '{}'),
+           r.idempotency_key, r.dependency_policy, r.parent_id, r.batch_id, r.notify
+    FROM unnest(%(id)s::uuid[], %(type)s::text[], %(name)s::text[], %(description)s::text[],
+                %(queue)s::text[], %(priority)s::int[], %(data)s::jsonb[], %(max_attempts)s::int[],
+                %(backoff_base_ms)s::int[], %(backoff_cap_ms)s::int[], %(user_id)s::text[],
+                %(organization_id)s::text[], %(run_at)s::timestamptz[], %(depends_on)s::text[],
+                %(idempotency_key)s::text[], %(dependency_policy)s::text[], %(parent_id)s::uuid[],
+                %(batch_id)s::uuid[], %(notify)s::jsonb[])
+         AS r(id, type, name, description, queue, priority, data, max_attempts, backoff_base_ms,
+              backoff_cap_ms, user_id, organization_id, run_at, depends_on, idempotency_key,
+              dependency_policy, parent_id, batch_id, notify)
+    RETURNING *
+)
+SELECT j.*, pg_notify('jobdesk_events', 'job-created:' || j.id) AS _n FROM j;
