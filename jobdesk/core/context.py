@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+
+class JobOperations(Protocol):
+    """Operations on other jobs of the running job's organization (bulk operations)."""
+
+    def list_ids(self, filter: dict[str, Any], limit: int, after_id: str | None = None) -> list[str]: ...
+
+    def cancel(self, job_id: str) -> None: ...
+
+    def retry(self, job_id: str) -> None: ...
+
+    def delete(self, job_id: str) -> None: ...
 
 
 class JobContext(ABC):
@@ -18,6 +31,7 @@ class JobContext(ABC):
         max_attempts: attempts allowed before the job fails for good.
         data_dir: the only directory jobs may read and write under.
         log: a logger whose records name the job.
+        jobs: operations on other jobs of this job's organization.
     """
 
     job_id: str
@@ -26,6 +40,7 @@ class JobContext(ABC):
     max_attempts: int
     data_dir: Path
     log: logging.Logger
+    jobs: JobOperations
 
     @abstractmethod
     def progress(self, current: int, total: int, message: str | None = None) -> None:
@@ -59,6 +74,10 @@ class JobContext(ABC):
     @abstractmethod
     def cancel_children(self) -> int:
         """Cancel every unfinished child; returns how many were cancelled."""
+
+    @abstractmethod
+    def db(self) -> AbstractContextManager[Any]:
+        """A PostgreSQL connection (psycopg, autocommit, dict rows) for the job's own tables."""
 
     def resolve_path(self, path: str) -> Path:
         """A path under data_dir; anything outside it, or with `..`, is refused."""

@@ -59,10 +59,7 @@ Encoding = Annotated[str, Field(max_length=40), AfterValidator(_check_encoding)]
 
 def database(ctx: JobContext) -> contextlib.AbstractContextManager[Any]:
     """The engine's `ctx.db()`: a psycopg connection (autocommit, dict rows) for job output."""
-    db = getattr(ctx, "db", None)
-    if db is None:
-        raise RuntimeError(f"{type(ctx).__name__} offers no database connection (ctx.db)")
-    return db()
+    return ctx.db()
 
 
 def relative_to_data_dir(ctx: JobContext, path: Path) -> str:

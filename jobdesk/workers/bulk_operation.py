@@ -115,9 +115,7 @@ def bulk_operation(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _on_jobs(ctx: JobContext, spec: JobsOperation) -> dict[str, Any]:
-    jobs = getattr(ctx, "jobs", None)
-    if jobs is None:
-        raise RuntimeError(f"{type(ctx).__name__} offers no job operations (ctx.jobs)")
+    jobs = ctx.jobs
     ids = _matching_ids(ctx, jobs, spec)
     limit_reached = len(ids) > spec.limit
     ids = ids[: spec.limit]
