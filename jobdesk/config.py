@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     dispatch_batch_max: int = 500
     # Target time a dispatched window should cover: the window per worker thread is
     # about this long divided by the queue's recent job duration (see dispatch/window.py).
-    dispatch_window_s: float = 0.05
+    dispatch_window_s: float = 0.25
     dispatch_window_max: int = 32
     redispatch_after_s: float = 30.0
     worker_heartbeat_s: float = 2.0

@@ -31,6 +31,7 @@ class DispatchStats:
     rounds: int = 0
     dispatched: int = 0
     send_failures: int = 0
+    recalled: int = 0
     last_lag_s: float = 0.0
     held: dict[str, str] = field(default_factory=dict)
 
@@ -132,18 +133,50 @@ class Dispatcher:
             runnable = sorted(queues - paused)
             if not runnable:
                 continue
+            recalled = await self._recall_for_priority(runnable)
             depth = window.per_thread(
                 window.group_mean(means, queues),
                 self.settings.dispatch_window_s,
                 self.settings.dispatch_window_max,
             )
-            free = n_threads * depth - sum(inflight.get(q, 0) for q in queues)
+            free = n_threads * depth - sum(inflight.get(q, 0) for q in queues) + recalled
             if free <= 0:
                 continue
             limit = min(free, self.settings.dispatch_batch_max)
             sent = await self._claim_and_send(runnable, limit)
             more = more or sent >= limit
         return more
+
+    async def _recall_for_priority(self, queues: list[str]) -> int:
+        """Make room for urgent jobs by taking back less urgent queued messages.
+
+        Redis delivers in order, so a deep window would otherwise make a new
+        urgent job wait behind every message already queued. Recalling keeps the
+        window deep (throughput) and priority strict: what overtakes an urgent
+        job is at most what the worker threads had already started.
+        """
+        best = await self.store.execute("best_runnable_priority", {"queues": queues})
+        if not best:
+            return 0
+        top = best[0]["priority"]
+        victims = await self.store.execute(
+            "queued_priorities", {"queues": queues, "below": top, "limit": self.settings.dispatch_batch_max}
+        )
+        if not victims:
+            return 0
+        floor = victims[0]["priority"]
+        urgent = await self.store.execute(
+            "urgent_runnable", {"queues": queues, "above": floor, "limit": len(victims)}
+        )
+        # Pair the most urgent waiting job with the least urgent queued one, and so on.
+        chosen = [
+            v["id"] for v, u in zip(victims, urgent, strict=False) if u["priority"] > v["priority"]
+        ]
+        if not chosen:
+            return 0
+        rows = await self.store.execute("recall", {"ids": chosen})
+        self.stats.recalled += len(rows)
+        return len(rows)
 
     async def _has_limits(self) -> bool:
         now = time.monotonic()

@@ -442,3 +442,31 @@ WITH j AS (
     RETURNING *
 )
 SELECT j.*, pg_notify('jobdesk_events', 'job-created:' || j.id) AS _n FROM j;
+
+-- name: best_runnable_priority
+SELECT priority FROM jobs
+WHERE status = 'pending' AND dispatched_at IS NULL AND run_at <= now() AND queue = ANY(%(queues)s)
+ORDER BY priority DESC, created_at, id
+LIMIT 1;
+
+-- name: queued_priorities
+-- Dispatched but not started: messages still waiting in Redis or a worker's prefetch.
+SELECT id, priority FROM jobs
+WHERE status = 'pending' AND dispatched_at IS NOT NULL AND queue = ANY(%(queues)s)
+  AND priority < %(below)s
+ORDER BY priority, created_at DESC
+LIMIT %(limit)s;
+
+-- name: urgent_runnable
+SELECT priority FROM jobs
+WHERE status = 'pending' AND dispatched_at IS NULL AND run_at <= now() AND queue = ANY(%(queues)s)
+  AND priority > %(above)s
+ORDER BY priority DESC, created_at, id
+LIMIT %(limit)s;
+
+-- name: recall
+-- Take back queued messages for more urgent work: the new token makes the
+-- message already in Redis stale, so a worker skips it; the job is runnable again.
+UPDATE jobs SET dispatched_at = NULL, dispatch_token = dispatch_token + 1
+WHERE id = ANY(%(ids)s) AND status = 'pending' AND dispatched_at IS NOT NULL
+RETURNING id;
