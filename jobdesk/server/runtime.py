@@ -174,10 +174,21 @@ async def start_server(
 def _bind(host: str, port: int, what: str, flag: str) -> socket.socket:
     if not 0 <= port <= 65535:
         raise ListenFailed(f"invalid port {port} for the {what}: use 0 to 65535")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock: socket.socket | None = None
     try:
-        return socket.create_server((host, port), family=family, backlog=2048)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        )[0]
+        # proto must say TCP: asyncio sets TCP_NODELAY only on sockets that do, and
+        # without it every response written in two parts waits 40 ms for an ACK.
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+        return sock
     except (OSError, UnicodeError) as exc:
+        if sock is not None:
+            sock.close()
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ListenFailed(
             f"cannot listen on {host}:{port} for the {what} ({reason}); choose another with {flag} "
