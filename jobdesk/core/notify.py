@@ -45,7 +45,8 @@ class NotifyTarget(BaseModel):
 
     channel: Channel
     target: str = Field(min_length=1, max_length=TARGET_MAX)
-    events: list[NotifyEvent] = Field(default_factory=lambda: list(EVENTS), min_length=1, max_length=2)
+    # pydantic copies a mutable default per instance.
+    events: list[NotifyEvent] = Field(default=["completed", "failed"], min_length=1, max_length=2)
 
     @field_validator("events")
     @classmethod
