@@ -1,0 +1,1 @@
+"""Dialogs: creating a job, the settings."""

@@ -1,0 +1,41 @@
+"""One subscription to the client's events, re-emitted as a Qt signal.
+
+Every live part of the window (the jobs table, the detail pane, the
+notifier, the overview) connects to this router instead of subscribing to
+the client itself, so reconnecting to another server rewires one object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jobdesk.client.base import JobsClient
+from jobdesk.core.events import JobEvent
+from jobdesk.ui.qt import Signal, core
+
+
+class EventRouter(core.QObject):
+    """Signals:
+    jobs_changed(list[JobEvent]): a batch of job events, in commit order.
+    """
+
+    jobs_changed = Signal(object)
+
+    def __init__(self, parent: core.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._unsubscribe: Callable[[], None] | None = None
+        self.received = 0
+
+    def attach(self, client: JobsClient) -> None:
+        self.detach()
+        self._unsubscribe = client.subscribe(self._on_batch)
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _on_batch(self, events: list[JobEvent]) -> None:
+        if events:
+            self.received += len(events)
+            self.jobs_changed.emit(events)

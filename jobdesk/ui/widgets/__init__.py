@@ -1,0 +1,1 @@
+"""Widgets, one file each, named for where they sit in the window."""

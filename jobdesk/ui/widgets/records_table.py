@@ -1,0 +1,29 @@
+"""The table view the queue and worker lists share."""
+
+from __future__ import annotations
+
+from jobdesk.ui.models.records import RecordsModel
+from jobdesk.ui.qt import core, widgets
+
+ROW_HEIGHT = 26
+
+
+def records_table(model: RecordsModel, *, selectable: bool = True, name: str = "") -> widgets.QTableView:
+    view = widgets.QTableView()
+    if name:
+        view.setObjectName(name)
+    view.setModel(model)
+    view.setShowGrid(False)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+    if selectable:
+        view.setSelectionBehavior(widgets.QAbstractItemView.SelectionBehavior.SelectRows)
+    else:
+        view.setSelectionMode(widgets.QAbstractItemView.SelectionMode.NoSelection)
+        view.setFocusPolicy(core.Qt.FocusPolicy.NoFocus)
+    header = view.horizontalHeader()
+    # The first column (a queue's or a host's name) fits its text; the figures share the rest.
+    header.setSectionResizeMode(widgets.QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(0, widgets.QHeaderView.ResizeMode.ResizeToContents)
+    return view
