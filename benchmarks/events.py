@@ -1,0 +1,151 @@
+"""3. Event latency: from a handler's `ctx.progress()` to a WebSocket client, at 100 and 1,000 events/s.
+
+`bench.progress` jobs report progress every 0.1 s (the engine's default
+per-job throttle, `progress_interval_s`, so none is coalesced away), each
+report's message being the wall-clock time at which the handler made it.
+J jobs at once give 10 x J events/s: 10 jobs for 100/s, 100 for 1,000/s, on
+2 worker processes of 64 threads (one thread per job; they mostly sleep).
+The path measured: handler -> the worker's state writer (a group-committed
+UPDATE with its NOTIFY) -> PostgreSQL -> the server's LISTEN connection ->
+the event hub (one read of the rows per burst) -> the WebSocket gateway ->
+a client in another process, which notes each event's delay on arrival
+(same machine, same clock). The first second is left out (start-up), and
+so are events of jobs not yet started. Also measured: the same delay to the
+event hub in the server process (the WebSocket leg is the difference).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+from benchmarks import serving
+from benchmarks.env import BenchEnv
+from benchmarks.measure import summary
+from benchmarks.report import Result
+from jobdesk.core.events import EventName, JobEvent
+
+NAME = "events"
+TITLE = "Progress event latency to a WebSocket client"
+PROCESSES, THREADS = 2, 64
+PER_JOB_HZ = 10  # one report per progress_interval_s (0.1 s)
+WARMUP_S = 1.0
+
+
+class HubProbe:
+    """Delay from the handler's report to the event hub of the server (in this process)."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+
+    def __call__(self, events: list[JobEvent]) -> None:
+        now = time.time()
+        for e in events:
+            if e.name is EventName.UPDATE and e.job.progress.message:
+                try:
+                    emitted = float(e.job.progress.message)
+                except ValueError:
+                    continue
+                self.samples.append((emitted, (now - emitted) * 1000))
+
+
+def steady(samples: list[tuple[float, float]], start: float, end: float) -> list[float]:
+    return [lat for at, lat in samples if start <= at <= end]
+
+
+async def one_rate(env: BenchEnv, server: Any, bearer: str, rate: int, seconds: float) -> dict[str, Any]:
+    jobs = max(1, rate // PER_JOB_HZ)
+    count = int(seconds * PER_JOB_HZ)
+    probe = HubProbe()
+    unsubscribe = server.engine.hub.subscribe(probe)
+    listener = await serving.WsListener.start(env, server.ws_url, bearer, idle=2.0, max_s=seconds + 120)
+    specs: list[dict[str, Any]] = [
+        {
+            "type": "bench.progress",
+            "data": {"count": count, "interval": 1 / PER_JOB_HZ, "phase": random.uniform(0, 1 / PER_JOB_HZ)},
+        }
+        for _ in range(jobs)
+    ]
+    t0 = time.time()
+    await server.engine.service.create_jobs(serving.USER, serving.ORG, specs)
+    got = await listener.result()
+    unsubscribe()
+    samples = [(a, b) for a, b in got["samples"]]
+    # Steady state: after the warm-up, before the first job could have ended.
+    first = min((a for a, _ in samples), default=t0)
+    window = (first + WARMUP_S, first + seconds - 0.2)
+    ws = steady(samples, *window)
+    hub = steady(probe.samples, *window)
+    span = window[1] - window[0]
+    return {
+        "jobs": jobs,
+        "reports_per_job": count,
+        "events_received": got["received"],
+        "progress_events": len(samples),
+        "expected_progress_events": jobs * count,
+        "steady_events_per_s": round(len(ws) / span, 1) if span > 0 else None,
+        "ws_latency_ms": summary(ws, 2),
+        "hub_latency_ms": summary(hub, 2),
+    }
+
+
+def run(env: BenchEnv, quick: bool = False) -> Result:
+    rates = (50,) if quick else (100, 1000)
+    seconds = 2.0 if quick else 10.0
+    processes, threads = (1, 8) if quick else (PROCESSES, THREADS)
+    variants = (("as_is", False),) if quick else (("as_is", False), ("nodelay", True))
+    result = Result(NAME, TITLE, quick=quick)
+    settings = env.settings()
+    result.settings = {
+        "rates": list(rates),
+        "seconds": seconds,
+        "processes": processes,
+        "threads": threads,
+        "progress_interval_s": settings.progress_interval_s,
+        "transport": "PostgreSQL NOTIFY in the state write's transaction; LISTEN in the server",
+    }
+
+    async def main() -> None:
+        env.start_workers(processes, threads)
+        server = await serving.serve(env)
+        bearer = serving.token(env)
+        try:
+            for variant, nodelay in variants:
+                if nodelay:
+                    serving.set_nodelay(server)
+                out = {}
+                for rate in rates:
+                    out[str(rate)] = await one_rate(env, server, bearer, rate, seconds)
+                    await asyncio.sleep(0.5)
+                result.details[variant] = out
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+    top = str(rates[-1])
+    for variant, label in (("as_is", ""), ("nodelay", " +NODELAY"))[: len(variants)]:
+        for rate in rates:
+            d = result.details[variant][str(rate)]
+            lat = d["ws_latency_ms"]
+            target = 50.0 if rate == 1000 and variant == "as_is" else None
+            kind = "max" if target else None
+            key = f"{variant}_{rate}"
+            result.add(f"{key}_p50_ms", f"progress -> WebSocket{label}, {rate}/s, p50", lat["p50"], "ms")
+            result.add(
+                f"{key}_p99_ms",
+                f"progress -> WebSocket{label}, {rate}/s, p99",
+                lat["p99"],
+                "ms",
+                target,
+                kind,
+            )
+            result.add(f"{key}_max_ms", f"progress -> WebSocket{label}, {rate}/s, max", lat["max"], "ms")
+            if variant == "as_is":
+                result.add(
+                    f"{key}_rate", f"events/s delivered, {rate}/s asked", d["steady_events_per_s"], "/s"
+                )
+    hub = result.details["as_is"][top]["hub_latency_ms"]
+    result.add(f"hub_{top}_p99_ms", f"progress -> server's event hub, {top}/s, p99", hub["p99"], "ms")
+    return result
