@@ -44,7 +44,9 @@ async def _probe_postgres(engine: Engine) -> dict[str, Any]:
             async with engine.pool.connection(timeout=_PROBE_TIMEOUT_S) as conn:
                 await conn.execute("SELECT 1")
     except Exception as exc:  # any failure is the answer, not an error
-        return {"ok": False, "latencyMs": None, "error": _reason(exc)}
+        # Health needs no token: the details (hosts, users) go to the log, not to the caller.
+        log.warning("health: PostgreSQL: %s", _reason(exc))
+        return {"ok": False, "latencyMs": None, "error": type(exc).__name__}
     return {"ok": True, "latencyMs": round((time.perf_counter() - started) * 1000, 2)}
 
 
@@ -54,7 +56,8 @@ async def _probe_redis(engine: Engine) -> dict[str, Any]:
         async with asyncio.timeout(_PROBE_TIMEOUT_S):
             await engine.sender.client.ping()
     except Exception as exc:
-        # Redis errors may quote the URL; keep only the reason's first line, never a password.
+        # Not the message: Redis errors may quote the URL, password included.
+        log.warning("health: Redis: %s", type(exc).__name__)
         return {"ok": False, "latencyMs": None, "error": type(exc).__name__}
     return {"ok": True, "latencyMs": round((time.perf_counter() - started) * 1000, 2)}
 

@@ -54,6 +54,9 @@ PATH = "/jobs"
 CLOSE_SLOW_CONSUMER = 1013  # "try again later"
 SLOW_REASON = "slow consumer: events were dropped; reconnect and re-read jobs over REST"
 SUBSCRIPTIONS_MAX = 1000
+CLOSE_REVOKED = 4401
+# How often open connections are checked against revoked tokens.
+REVOCATION_CHECK_S = 10.0
 _ECHO_MAX = 100  # characters of a client's value quoted back in an error
 
 
@@ -124,6 +127,7 @@ class Gateway:
         # Who each connection is, from the handshake until its handler starts.
         self._pending: weakref.WeakKeyDictionary[ServerConnection, TokenInfo] = weakref.WeakKeyDictionary()
         self._unsubscribe: Callable[[], None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[Client, Any], Awaitable[None]]] = {
             "subscribe-job": self._subscribe_job,
             "unsubscribe-job": self._unsubscribe_job,
@@ -154,14 +158,35 @@ class Gateway:
             server_header=None,
             logger=logging.getLogger(WS_LOGGER),
         )
+        self._watch = asyncio.create_task(self._watch_revocations(), name="jobdesk-ws-revocations")
 
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
         if self._unsubscribe:
             self._unsubscribe()
             self._unsubscribe = None
         if self.server is not None:
             self.server.close()  # each connection gets 1001 "going away"
             await self.server.wait_closed()
+
+    async def close_revoked(self) -> int:
+        """Close the connections whose token was revoked since they connected; how many."""
+        clients = list(self.clients)
+        revoked = await self.auth.tokens.revoked_among(sorted({c.who.id for c in clients}))
+        closing = [c for c in clients if c.who.id in revoked]
+        await asyncio.gather(*(c.ws.close(CLOSE_REVOKED, "token revoked") for c in closing))
+        return len(closing)
+
+    async def _watch_revocations(self) -> None:
+        while True:
+            await asyncio.sleep(REVOCATION_CHECK_S)
+            try:
+                await self.close_revoked()
+            except Exception as exc:  # PostgreSQL away: try again next time
+                log.warning("cannot check for revoked tokens: %s", exc)
 
     # -- handshake -------------------------------------------------------------------------
 

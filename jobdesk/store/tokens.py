@@ -170,3 +170,15 @@ class TokenStore:
         except psycopg.OperationalError as exc:  # PoolTimeout is one too
             raise DatabaseUnavailable(f"PostgreSQL unavailable: {str(exc).splitlines()[0]}") from None
         return _info(row) if row else None  # type: ignore[arg-type]
+
+    async def revoked_among(self, token_ids: list[str]) -> set[str]:
+        """Those of `token_ids` that are revoked (or gone) now."""
+        if not token_ids:
+            return set()
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id::text AS id FROM api_tokens WHERE id = ANY(%s::uuid[]) AND revoked_at IS NULL",
+                (token_ids,),
+            )
+            live = {r["id"] for r in await cur.fetchall()}  # type: ignore[call-overload]
+        return set(token_ids) - live

@@ -306,3 +306,34 @@ async def test_repeated_failures_from_one_address_get_429(http, people, server):
     assert (await http.get("/api/health")).status_code == 200
     server.auth.limiter.reset()
     assert (await http.get("/api/jobs", headers=people["alice"].headers)).status_code == 200
+
+
+# -- dependencies down ------------------------------------------------------------------------------
+
+
+async def test_a_dependency_that_is_down_shows_in_health_not_as_a_500(http, server, monkeypatch):
+    import redis.asyncio as aioredis
+    from psycopg_pool import AsyncConnectionPool
+
+    dead_redis = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    closed_pool = AsyncConnectionPool(server.engine.settings.database_url, open=False)
+    monkeypatch.setattr(server.engine.sender, "client", dead_redis)
+    monkeypatch.setattr(server.engine, "pool", closed_pool)
+    r = await http.get("/api/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "degraded"
+    assert body["redis"]["ok"] is False and body["postgres"]["ok"] is False
+    assert body["workers"]["live"] is None
+    await dead_redis.aclose()
+
+
+async def test_postgresql_down_is_503(http, server, people, monkeypatch):
+    from psycopg_pool import AsyncConnectionPool
+
+    closed_pool = AsyncConnectionPool(server.engine.settings.database_url, open=False)
+    monkeypatch.setattr(server.auth.tokens, "pool", closed_pool)
+    assert_error(await http.get("/api/jobs", headers=people["alice"].headers), 503, "database_unavailable")
+    monkeypatch.setattr(server.auth.tokens, "pool", server.engine.pool)
+    monkeypatch.setattr(server.engine.store, "pool", closed_pool)
+    assert_error(await http.get("/api/jobs", headers=people["alice"].headers), 503, "database_unavailable")

@@ -60,6 +60,25 @@ async def test_missing_or_bad_tokens_are_refused_at_the_handshake(server, people
     assert await handshake_status(websockets.connect(wrong_path)) == 404
 
 
+async def test_a_revoked_token_is_disconnected(server, people, settings):
+    from jobdesk.store import tokens
+    from jobdesk.store.db import connect_sync
+
+    with connect_sync(settings.database_url) as conn:
+        token, info = tokens.create(conn, "temp", "org-a")
+    import websockets
+
+    async with websockets.connect(f"{server.ws_url}?token={token}") as ws:
+        await assert_quiet(ws, set())
+        assert await server.gateway.close_revoked() == 0
+        with connect_sync(settings.database_url) as conn:
+            tokens.revoke(conn, info.id)
+        assert await server.gateway.close_revoked() == 1
+        with pytest.raises(ConnectionClosed) as closed:
+            await next_reply(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
 async def test_repeated_bad_tokens_lock_the_address_out(server, people):
     import websockets
 
