@@ -105,6 +105,9 @@ class EmbeddedClient(JobsClient):
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         return self.engine.hub.subscribe(callback)
 
+    def on_resync(self, callback: Callable[[], None]) -> None:
+        self.engine.hub.on_resync(callback)
+
     async def close(self) -> None:
         if self.server is not None:
             await self.server.stop()

@@ -20,6 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"local worker processes (default {DEFAULT_WORKERS}, or as saved in Settings; 0 for none)",
     )
     p.add_argument("--threads", type=int, default=8, help="threads per local worker process (default 8)")
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="watch the jobdesk server at URL (e.g. http://host:3000) instead of hosting one",
+    )
+    p.add_argument("--token", help="API token for --server (default: $JOBDESK_TOKEN)")
+    p.add_argument("--ws-url", metavar="URL", help="its WebSocket gateway (default: ws://HOST:3001/jobs)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -45,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         from jobdesk.ui.launch import run as run_console
     except ImportError as exc:
         raise CliError(f"the console needs PySide6 and qasync ({exc}): pip install 'jobdesk[gui]'") from None
+    if args.server:
+        return run_remote(args, run_console)
     settings = settings_from(args)
     registry_from(settings)  # a bad --jobs-module is reported here, before a window opens
     from jobdesk.embedded import EmbeddedConnector
@@ -54,3 +63,15 @@ def run(args: argparse.Namespace) -> int:
     # Only an explicit --workers beats the count saved in the console's settings.
     overrides = {"workers": args.workers} if args.workers is not None else {}
     return run_console(connector, overrides=overrides)
+
+
+def run_remote(args: argparse.Namespace, run_console) -> int:  # type: ignore[no-untyped-def]
+    """The same window over REST and WebSocket; nothing is hosted here."""
+    from jobdesk.client.remote import RemoteConnector
+
+    if not args.server.startswith(("http://", "https://")):
+        raise CliError("--server takes the API's URL, e.g. http://host:3000")
+    token = args.token or os.environ.get("JOBDESK_TOKEN")
+    if not token:
+        raise CliError("--server needs a token: --token, or JOBDESK_TOKEN (see `jobdesk token create`)")
+    return run_console(RemoteConnector(args.server, token, args.ws_url))  # type: ignore[no-any-return]

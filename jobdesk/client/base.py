@@ -162,6 +162,10 @@ class JobsClient(ABC):
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         """Call `callback` on the loop with each batch of job events; returns the unsubscribe function."""
 
+    def on_resync(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when events may have been missed (a reconnect): what is shown should be re-read."""
+        return None
+
     @abstractmethod
     async def close(self) -> None:
         """Release connections and stop whatever the client started."""

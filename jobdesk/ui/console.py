@@ -67,6 +67,7 @@ class Console(core.QObject):
 
         self.router.jobs_changed.connect(self.window.on_jobs_changed)
         self.router.jobs_changed.connect(self.notifier.on_jobs_changed)
+        self.router.resync_needed.connect(self.window.on_resync_needed)
         self.notifier.notified.connect(self.on_notifier_notified)
         self.tray.show_requested.connect(self.show_window)
         self.tray.quit_requested.connect(self.quit)
@@ -192,7 +193,11 @@ class Console(core.QObject):
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(
-            self.prefs, self.connector.defaults(), tray_available=self.tray.available, parent=self.window
+            self.prefs,
+            self.connector.defaults(),
+            tray_available=self.tray.available,
+            remote=getattr(self.connector, "remote", False),
+            parent=self.window,
         )
         dialog.saved.connect(self.on_settings_saved)
         dialog.finished.connect(dialog.deleteLater)

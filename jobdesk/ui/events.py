@@ -17,20 +17,26 @@ from jobdesk.ui.qt import Signal, core
 class EventRouter(core.QObject):
     """Signals:
     jobs_changed(list[JobEvent]): a batch of job events, in commit order.
+    resync_needed(): events may have been missed; views should re-read what they show.
     """
 
     jobs_changed = Signal(object)
+    resync_needed = Signal()
 
     def __init__(self, parent: core.QObject | None = None) -> None:
         super().__init__(parent)
         self._unsubscribe: Callable[[], None] | None = None
+        self._client: JobsClient | None = None
         self.received = 0
 
     def attach(self, client: JobsClient) -> None:
         self.detach()
         self._unsubscribe = client.subscribe(self._on_batch)
+        self._client = client
+        client.on_resync(lambda: self._on_resync(client))
 
     def detach(self) -> None:
+        self._client = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -39,3 +45,8 @@ class EventRouter(core.QObject):
         if events:
             self.received += len(events)
             self.jobs_changed.emit(events)
+
+    def _on_resync(self, client: JobsClient) -> None:
+        # A resync hook cannot be removed: one from a client no longer attached is ignored.
+        if client is self._client:
+            self.resync_needed.emit()

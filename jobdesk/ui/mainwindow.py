@@ -204,6 +204,13 @@ class MainWindow(widgets.QMainWindow):
         if self.current_view() in (self.overview, self.queues_view) and not self._soon.isActive():
             self._soon.start()
 
+    def on_resync_needed(self) -> None:
+        """Events may have been missed (the server or its listener reconnected): re-read what is shown."""
+        self.model.reload()
+        if self.detail.job is not None:
+            self.detail.show_job(self.detail.job.id)
+        aio.spawn(self.refresh(), context="refreshing", quiet=True)
+
     def current_view(self) -> widgets.QWidget | None:
         index = self.tabs.currentIndex()
         return self.tab_views[index] if 0 <= index < len(self.tab_views) else None

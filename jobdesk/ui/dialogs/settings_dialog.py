@@ -42,6 +42,7 @@ class SettingsDialog(widgets.QDialog):
         defaults: ConnectOptions,
         *,
         tray_available: bool,
+        remote: bool = False,
         parent: widgets.QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -69,6 +70,11 @@ class SettingsDialog(widgets.QDialog):
         form.addRow("REST API port", self.api_port)
         form.addRow("WebSocket port", self.ws_port)
         form.addRow("Local worker processes", self.workers)
+        if remote:
+            # Watching a server elsewhere: its database, Redis and workers are configured there.
+            connection.setTitle(f"Connection: watching {defaults.database_url}")
+            connection.setEnabled(False)
+        self.remote = remote
 
         self.notify = widgets.QComboBox()
         for key in NOTIFY_CHOICES:
@@ -104,6 +110,14 @@ class SettingsDialog(widgets.QDialog):
         layout.addWidget(buttons)
 
     def result_prefs(self) -> Prefs:
+        if self.remote:
+            return replace(
+                self.prefs,
+                notify_on=self.notify.currentData(),
+                theme=self.theme.currentData(),
+                close_to_tray=self.close_to_tray.isChecked(),
+            )
+
         def unless_default(value: object, default: object) -> object:
             return None if value == default else value
 
@@ -121,7 +135,9 @@ class SettingsDialog(widgets.QDialog):
         )
 
     def on_buttons_accepted(self) -> None:
-        problem = check_urls(self.database_url.text().strip(), self.redis_url.text().strip())
+        problem = (
+            "" if self.remote else check_urls(self.database_url.text().strip(), self.redis_url.text().strip())
+        )
         if problem:
             self.problem.setText(problem)
             return
