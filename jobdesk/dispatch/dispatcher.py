@@ -74,8 +74,11 @@ class Dispatcher:
     async def _run(self) -> None:
         backoff = self.settings.dispatch_tick_s
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+            # cancellation that lands as the event is set, and stop() then hangs.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_tick_s)
+                async with asyncio.timeout(self.settings.dispatch_tick_s):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

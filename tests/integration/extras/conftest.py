@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -18,8 +17,6 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from jobdesk.config import Settings
-from jobdesk.core.registry import registry
-from jobdesk.service.engine import Engine
 from jobdesk.store.db import open_pool
 from jobdesk.store.jobs import JobStore
 from tests.support.workers import WorkerProcess, wait_for
@@ -31,28 +28,6 @@ def tables(clean: Settings) -> Settings:
     with psycopg.connect(clean.database_url, autocommit=True) as conn:
         conn.execute("TRUNCATE schedules, notification_rules, notification_outbox CASCADE")
     return clean
-
-
-@pytest.fixture
-async def engine(clean: Settings) -> AsyncIterator[Engine]:
-    """The conftest's engine, stopped without the dispatcher's stop() race.
-
-    WORKAROUND for Python 3.11's asyncio.wait_for swallowing a cancellation
-    that arrives as its awaitable completes (cpython gh-86296, fixed in 3.12):
-    Dispatcher._run waits with wait_for on its wake event, so a job event at
-    the moment of stop() leaves the cancelled task running and Engine.stop()
-    waiting forever. Our tests create jobs up to their last line, so they hit
-    it; cancelling until the task is really done avoids it.
-    """
-    eng = await Engine.start(clean, registry)
-    try:
-        yield eng
-    finally:
-        task = eng.dispatcher._task if eng.dispatcher else None
-        while task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait([task], timeout=0.5)
-        await eng.stop()
 
 
 @pytest.fixture(scope="module")
