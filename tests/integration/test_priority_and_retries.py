@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
 from jobdesk.core.jobs import JobStatus
 from tests.support.asserts import count, eventually, wait_status
-import itertools
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
+import itertools
 import random
 
 from jobdesk.core.backoff import retry_delay
-import itertools
 
 
 def test_delays_grow_exponentially_with_bounded_jitter():
