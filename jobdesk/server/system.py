@@ -8,7 +8,7 @@ import time
 from importlib import metadata
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from jobdesk.server import schemas
@@ -124,9 +124,16 @@ async def workers(engine: EngineDep, who: Principal) -> JSONResponse:
 
 
 @router.get("/job-types", response_model=list[schemas.JobTypeOut], responses=AUTH_ERRORS, summary="Job types")
-async def job_types(engine: EngineDep, who: Principal) -> JSONResponse:
+async def job_types(request: Request, engine: EngineDep, who: Principal) -> JSONResponse:
     """The registered types, each with its queue, default maxAttempts and the JSON Schema of its data."""
-    return JSONResponse([_describe(d) for d in engine.registry])
+    # A JSON Schema takes pydantic tens of milliseconds to build, and types are
+    # registered at start-up: the answer is kept until the set of types changes.
+    names = tuple(engine.registry.types())
+    cached = getattr(request.app.state, "job_types", None)
+    if cached is None or cached[0] != names:
+        cached = (names, [_describe(d) for d in engine.registry])
+        request.app.state.job_types = cached
+    return JSONResponse(cached[1])
 
 
 def _describe(definition: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 15
 CHECKS = {
     GenerationMode.POSITIVE: [
         not_a_server_error,
