@@ -78,6 +78,16 @@ class Settings(BaseSettings):
         assert self.redis_url is not None
         return self.redis_url
 
+    def worker_env(self) -> dict[str, str]:
+        """What worker processes started from here must share with this process."""
+        return {
+            "JOBDESK_DATABASE_URL": self.database_url,
+            "JOBDESK_REDIS_URL": self.redis,
+            "JOBDESK_NAMESPACE": self.namespace,
+            "JOBDESK_DATA_DIR": str(self.data_dir),
+            "JOBDESK_JOB_MODULES": self.job_modules,
+        }
+
     @property
     def job_module_list(self) -> list[str]:
         return [m.strip() for m in self.job_modules.split(",") if m.strip()]

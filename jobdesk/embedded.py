@@ -24,7 +24,7 @@ from jobdesk.core.errors import InvalidInput, ServiceUnavailable
 from jobdesk.core.jobs import Job
 from jobdesk.core.registry import Registry, describe, load_job_modules
 from jobdesk.service.engine import Engine
-from jobdesk.service.jobs import LIST_LIMIT_MAX
+from jobdesk.service.jobs import LIST_LIMIT_MAX, JobsService
 from jobdesk.service.local_workers import LocalWorkers
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class EmbeddedClient(JobsClient):
     def __init__(self, engine: Engine, workers: LocalWorkers, server: Any | None = None) -> None:
         self.engine = engine
         self.server = server
+        self.worker_processes = workers
         self.local_workers = workers
         self.user = getpass.getuser()
         if server is not None:
@@ -52,7 +53,7 @@ class EmbeddedClient(JobsClient):
             self.endpoint = "embedded engine"
 
     @property
-    def service(self):  # type: ignore[no-untyped-def]
+    def service(self) -> JobsService:
         return self.engine.service
 
     async def list_jobs(self, query: JobQuery, *, limit: int = 100, offset: int = 0) -> JobPage:
@@ -111,9 +112,9 @@ class EmbeddedClient(JobsClient):
     async def close(self) -> None:
         if self.server is not None:
             await self.server.stop()
-            await self.local_workers.stop()  # already stopped by the server; harmless twice
+            await self.worker_processes.stop()  # already stopped by the server; harmless twice
             return
-        await self.local_workers.stop()
+        await self.worker_processes.stop()
         await self.engine.stop()
 
 
@@ -197,7 +198,7 @@ async def _start(settings: Settings, registry: Registry, options: ConnectOptions
         )
         return EmbeddedClient(server.engine, server.workers, server)
     engine = await Engine.start(settings, registry)
-    workers = LocalWorkers(options.workers, options.threads, settings.job_module_list)
+    workers = LocalWorkers(options.workers, options.threads, settings.job_module_list, settings.worker_env())
     try:
         await workers.start()
     except Exception:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -11,6 +11,8 @@ from jobdesk.core.jobs import MAX_ATTEMPTS_LIMIT, PRIORITY_MAX, PRIORITY_MIN
 from jobdesk.core.notify import NOTIFY_MAX, NotifyTarget
 
 NAME_MAX = 200
+RUN_AT_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+RUN_AT_MAX = datetime(9000, 1, 1, tzinfo=UTC)
 DESCRIPTION_MAX = 2000
 
 
@@ -54,6 +56,12 @@ class JobSpec(BaseModel):
     @field_validator("run_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return value
+        if value.tzinfo is None:
             raise ValueError("runAt needs a time zone (e.g. 2026-12-01T10:00:00Z)")
+        # Far ends of the calendar survive a round trip through PostgreSQL only
+        # in some time zones; nobody schedules work there.
+        if not RUN_AT_MIN <= value <= RUN_AT_MAX:
+            raise ValueError("runAt must be between 1970 and 9000")
         return value

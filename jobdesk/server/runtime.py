@@ -159,7 +159,7 @@ async def start_server(
         await gateway.start(ws_sock)
         stack.push_async_callback(gateway.stop)
 
-        workers = LocalWorkers(local_workers, threads, settings.job_module_list)
+        workers = LocalWorkers(local_workers, threads, settings.job_module_list, settings.worker_env())
         await workers.start()
         stack.push_async_callback(workers.stop)
 

@@ -15,10 +15,19 @@ log = logging.getLogger(__name__)
 class LocalWorkers:
     """One `jobdesk worker` supervisor process running N Dramatiq worker processes."""
 
-    def __init__(self, processes: int, threads: int = 8, job_modules: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        processes: int,
+        threads: int = 8,
+        job_modules: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.processes = processes
         self.threads = threads
         self.job_modules = job_modules or []
+        # Settings the workers must share with their server (database, namespace,
+        # ...) when they were given in code rather than in the environment.
+        self.env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -42,7 +51,9 @@ class LocalWorkers:
             args += ["--jobs-module", m]
         # A new session: a Ctrl-C in the terminal reaches the server, which then
         # stops the workers itself, in order, instead of both racing.
-        self.proc = await asyncio.create_subprocess_exec(*args, start_new_session=True)
+        self.proc = await asyncio.create_subprocess_exec(
+            *args, start_new_session=True, env={**os.environ, **self.env}
+        )
         log.info("started %d local worker processes (pid %d)", self.processes, self.proc.pid)
 
     async def stop(self, timeout: float = 8.0) -> None:

@@ -18,8 +18,6 @@ from pydantic import Field
 from jobdesk.core.context import JobContext
 from jobdesk.core.registry import job
 from jobdesk.workers._common import DataPath, relative_to_data_dir
-from jobdesk.workers._models import TabularModel, run_epochs, split
-from jobdesk.workers._tabular import read_table
 from jobdesk.workers.model_training import TrainingOptions
 
 
@@ -35,6 +33,10 @@ class FineTuningData(TrainingOptions):
 @job("fine-tuning", schema=FineTuningData)
 def fine_tune(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     """Warm-start a saved model on new data; compare its metrics before and after."""
+    # Imported here, as in model-training: scikit-learn is slow to import.
+    from jobdesk.workers._models import TabularModel, run_epochs, split
+    from jobdesk.workers._tabular import read_table
+
     spec = FineTuningData.model_validate(data)
     base_path = ctx.resolve_path(spec.model_path)
     source = ctx.resolve_path(spec.input_path)

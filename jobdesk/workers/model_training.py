@@ -16,8 +16,6 @@ from pydantic import Field
 from jobdesk.core.context import JobContext
 from jobdesk.core.registry import job
 from jobdesk.workers._common import DataPath, Encoding, Schema, relative_to_data_dir
-from jobdesk.workers._models import TabularModel, infer_task, run_epochs, split
-from jobdesk.workers._tabular import read_table
 
 
 class TrainingOptions(Schema):
@@ -50,6 +48,11 @@ class ModelTrainingData(TrainingOptions):
 @job("model-training", schema=ModelTrainingData)
 def train_model(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     """Train a model on a CSV; report each epoch; save the artifact under the data directory."""
+    # scikit-learn takes seconds to import: only the process that trains pays
+    # for it, not every server and CLI that merely registers the job types.
+    from jobdesk.workers._models import TabularModel, infer_task, run_epochs, split
+    from jobdesk.workers._tabular import read_table
+
     spec = ModelTrainingData.model_validate(data)
     source = ctx.resolve_path(spec.input_path)
     default_name = f"models/{source.stem}-{ctx.job_id[:8]}.joblib"
