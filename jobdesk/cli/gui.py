@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from jobdesk.cli.common import CliError, add_common, registry_from, settings_from
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     return run_console(connector, overrides=overrides)
 
 
-def run_remote(args: argparse.Namespace, run_console) -> int:  # type: ignore[no-untyped-def]
+def run_remote(args: argparse.Namespace, run_console: Callable[..., int]) -> int:
     """The same window over REST and WebSocket; nothing is hosted here."""
     from jobdesk.client.remote import RemoteConnector
 
@@ -74,4 +75,4 @@ def run_remote(args: argparse.Namespace, run_console) -> int:  # type: ignore[no
     token = args.token or os.environ.get("JOBDESK_TOKEN")
     if not token:
         raise CliError("--server needs a token: --token, or JOBDESK_TOKEN (see `jobdesk token create`)")
-    return run_console(RemoteConnector(args.server, token, args.ws_url))  # type: ignore[no-any-return]
+    return run_console(RemoteConnector(args.server, token, args.ws_url))

@@ -111,20 +111,20 @@ class RestClient(JobsClient):
     # -- the whole system -------------------------------------------------------------------
 
     async def stats(self) -> dict[str, Any]:
-        return await self._call("GET", "/api/jobs/stats")  # type: ignore[no-any-return]
+        return await self._call("GET", "/api/jobs/stats")
 
     async def throughput(self, minutes: int = 60) -> list[dict[str, Any]]:
-        return await self._call("GET", "/api/jobs/throughput", params={"minutes": minutes})  # type: ignore[no-any-return]
+        return await self._call("GET", "/api/jobs/throughput", params={"minutes": minutes})
 
     async def queues(self) -> list[dict[str, Any]]:
-        return await self._call("GET", "/api/queues")  # type: ignore[no-any-return]
+        return await self._call("GET", "/api/queues")
 
     async def set_queue_paused(self, name: str, paused: bool) -> dict[str, Any]:
         action = "pause" if paused else "resume"
-        return await self._call("POST", f"/api/queues/{quote(name, safe='')}/{action}")  # type: ignore[no-any-return]
+        return await self._call("POST", f"/api/queues/{quote(name, safe='')}/{action}")
 
     async def workers(self) -> list[dict[str, Any]]:
-        return await self._call("GET", "/api/workers")  # type: ignore[no-any-return]
+        return await self._call("GET", "/api/workers")
 
     # -- events and lifetime ----------------------------------------------------------------
 

@@ -89,11 +89,11 @@ class Console(core.QObject):
         self._closed = asyncio.Event()
         self._restore_geometry()
         self.window.show()
-        connected = await self.connect()
+        connected = await self.connect_client()
         settle_heap()
         return connected
 
-    async def connect(self) -> bool:
+    async def connect_client(self) -> bool:
         """Connect with the current options; on failure the window says why (and offers settings)."""
         if self._connecting:
             return False
@@ -167,7 +167,7 @@ class Console(core.QObject):
         self.quit()
 
     def on_window_reconnect_requested(self) -> None:
-        aio.spawn(self.connect(), context="connecting")
+        aio.spawn(self.connect_client(), context="connecting")
 
     def on_notifier_notified(self, title: str, text: str, kind: str) -> None:
         if self.tray.available and not self.window.isActiveWindow():
@@ -214,7 +214,7 @@ class Console(core.QObject):
         resources.apply_theme(self.app, prefs.theme)
         self.window.apply_theme()
         if self.options() != before or self.client is None:
-            aio.spawn(self.connect(), context="reconnecting")
+            aio.spawn(self.connect_client(), context="reconnecting")
 
 
 def settle_heap() -> None:

@@ -8,6 +8,7 @@ install follows `JOBDESK_DATABASE_URL` and friends.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from jobdesk.client.base import ConnectOptions
 from jobdesk.ui.qt import core
@@ -32,7 +33,7 @@ class Prefs:
         return self.notify_on == "both" or self.notify_on == status
 
     def apply_to(self, options: ConnectOptions) -> ConnectOptions:
-        saved = {
+        saved: dict[str, Any] = {
             "database_url": self.database_url,
             "redis_url": self.redis_url,
             "api_port": self.api_port,

@@ -64,7 +64,8 @@ WORKFLOW = {
 
 def load(spec: str) -> Callable[[], Any]:
     module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    factory: Callable[[], Any] = getattr(importlib.import_module(module), name)
+    return factory
 
 
 class Scene:

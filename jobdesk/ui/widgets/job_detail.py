@@ -28,7 +28,7 @@ def when(value: datetime | str | None) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 

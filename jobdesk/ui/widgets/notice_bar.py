@@ -63,5 +63,5 @@ class NoticeBar(widgets.QWidget):
             stale.deleteLater()
 
     def notices(self) -> list[Notice]:
-        items = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
-        return [w for w in items if isinstance(w, Notice)]
+        items = (self._layout.itemAt(i) for i in range(self._layout.count()))
+        return [w for item in items if item is not None and isinstance(w := item.widget(), Notice)]

@@ -53,17 +53,17 @@ class ThroughputChart(charts.QChartView):
         self.area.setName("completed / min")
         chart.addSeries(self.area)
         chart.addSeries(self.failed)
-        self.x = charts.QDateTimeAxis()
-        self.x.setFormat("HH:mm")
-        self.x.setTickCount(7)
-        self.y = charts.QValueAxis()
-        self.y.setLabelFormat("%d")
-        self.y.setMin(0)
-        chart.addAxis(self.x, core.Qt.AlignmentFlag.AlignBottom)
-        chart.addAxis(self.y, core.Qt.AlignmentFlag.AlignLeft)
+        self.time_axis = charts.QDateTimeAxis()
+        self.time_axis.setFormat("HH:mm")
+        self.time_axis.setTickCount(7)
+        self.count_axis = charts.QValueAxis()
+        self.count_axis.setLabelFormat("%d")
+        self.count_axis.setMin(0)
+        chart.addAxis(self.time_axis, core.Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(self.count_axis, core.Qt.AlignmentFlag.AlignLeft)
         for series in (self.area, self.failed):
-            series.attachAxis(self.x)
-            series.attachAxis(self.y)
+            series.attachAxis(self.time_axis)
+            series.attachAxis(self.count_axis)
         self.last_total = 0
         self.apply_theme()
         self.set_points([], datetime.now(UTC))
@@ -75,7 +75,7 @@ class ThroughputChart(charts.QChartView):
         chart.setBackgroundRoundness(6)
         text = theme.chart_color("text")
         chart.legend().setLabelColor(text)
-        for axis in (self.x, self.y):
+        for axis in (self.time_axis, self.count_axis):
             axis.setLabelsColor(text)
             axis.setGridLineColor(theme.chart_color("grid"))
         done = theme.chart_color("completed")
@@ -93,12 +93,12 @@ class ThroughputChart(charts.QChartView):
         self.failed.replace(failed)
         self.last_total = sum(c + f for _, c, f in minutes)
         start, end = minutes[0][0], minutes[-1][0]
-        self.x.setRange(
+        self.time_axis.setRange(
             core.QDateTime.fromSecsSinceEpoch(int(start.timestamp())),
             core.QDateTime.fromSecsSinceEpoch(int(end.timestamp())),
         )
         peak = max([c for _, c, _ in minutes] + [f for _, _, f in minutes] + [1])
-        self.y.setRange(0, _nice_ceiling(peak))
+        self.count_axis.setRange(0, _nice_ceiling(peak))
 
 
 def _nice_ceiling(value: float) -> float:
