@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import importlib
 import logging
-import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -151,29 +150,10 @@ class EmbeddedConnector:
             registry = load_job_modules(settings.job_module_list)
         except ImportError as exc:
             raise InvalidInput(str(exc)) from None
-        # The local workers are child processes configured by the environment:
-        # they must reach the database and Redis this console was pointed at.
-        saved = {k: os.environ.get(k) for k in _CHILD_ENV}
-        os.environ["JOBDESK_DATABASE_URL"] = settings.database_url
-        os.environ["JOBDESK_REDIS_URL"] = settings.redis
         try:
             return await _start(settings, registry, options)
-        except BaseException as exc:
-            _restore_env(saved)
-            if isinstance(exc, OSError):  # e.g. a port already in use
-                raise ServiceUnavailable(f"cannot start the server: {exc.strerror or exc}") from None
-            raise
-
-
-_CHILD_ENV = ("JOBDESK_DATABASE_URL", "JOBDESK_REDIS_URL")
-
-
-def _restore_env(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+        except OSError as exc:  # e.g. a port already in use
+            raise ServiceUnavailable(f"cannot start the server: {exc.strerror or exc}") from None
 
 
 def _settings(base: Settings, options: ConnectOptions) -> Settings:

@@ -10,7 +10,6 @@ Everything it makes is removed by `cleanup()`.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import tempfile
@@ -61,9 +60,6 @@ class ScratchConnector(EmbeddedConnector):
             api_port=0,
             ws_port=0,
         )
-        # The local workers are child processes: they read these from the environment.
-        os.environ["JOBDESK_NAMESPACE"] = settings.namespace
-        os.environ["JOBDESK_DATA_DIR"] = str(self.data_dir)
         super().__init__(settings, workers=workers, threads=threads)
 
     async def prepare(self, client: JobsClient, jobs: int = 1400) -> None:
