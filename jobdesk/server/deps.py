@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from jobdesk.core.errors import Forbidden
+from jobdesk.core.errors import Forbidden, ServiceUnavailable
 from jobdesk.server.auth import Authenticator
 from jobdesk.service.engine import Engine
+from jobdesk.service.extras import Extras
 from jobdesk.store.tokens import TokenInfo
 
 # Declares the scheme in the OpenAPI document; the check itself is ours, so
@@ -28,6 +29,13 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+def get_extras(request: Request) -> Extras:
+    extras: Extras | None = getattr(request.app.state, "extras", None)
+    if extras is None:
+        raise ServiceUnavailable("schedules, notifications and metrics are not running on this server")
+    return extras
+
+
 async def get_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> TokenInfo:
@@ -43,5 +51,6 @@ async def get_admin(principal: Annotated[TokenInfo, Depends(get_principal)]) -> 
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+ExtrasDep = Annotated[Extras, Depends(get_extras)]
 Principal = Annotated[TokenInfo, Depends(get_principal)]
 Admin = Annotated[TokenInfo, Depends(get_admin)]

@@ -7,7 +7,7 @@ those dicts, and the schemathesis test checks that they do.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -164,6 +164,116 @@ class HealthOut(_Out):
     workers: WorkersHealthOut
 
 
+class BatchSummaryOut(_Out):
+    id: str
+    total: int
+    userId: str
+    organizationId: str
+    byStatus: dict[str, int]
+    percentage: float
+    createdAt: str
+    completedAt: str | None
+
+
+class DeadLettersIn(BaseModel):
+    """Which failed jobs: the given `ids`, or (without them) all of the caller's, of `type` if given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, min_length=1, max_length=BATCH_MAX
+    )
+    type: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class RequeuedOut(_Out):
+    requeued: int
+
+
+class PurgedOut(_Out):
+    purged: int
+
+
+RateLimitScope = Literal["type", "organization"]
+
+
+class RateLimitIn(BaseModel):
+    """At least one of the two; a value left out means no limit of that kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    perSecond: float | None = Field(default=None, gt=0, le=100_000, description="dispatches per second")
+    maxConcurrent: int | None = Field(default=None, ge=1, le=100_000, description="jobs in flight at once")
+
+
+class RateLimitOut(_Out):
+    scope: RateLimitScope
+    key: str
+    perSecond: float | None
+    maxConcurrent: int | None
+
+
+class ReasonOut(_Out):
+    kind: str
+    message: str
+
+
+class WhyOut(_Out):
+    jobId: str
+    status: JobStatusName
+    waiting: bool
+    reasons: list[ReasonOut]
+
+
+class ScheduleOut(_Out):
+    id: str
+    name: str
+    cron: str
+    timezone: str
+    job: dict[str, Any]
+    missedPolicy: str
+    enabled: bool
+    nextRunAt: str | None
+    lastRunAt: str | None
+    lastJobId: str | None
+    lastError: str | None
+    userId: str
+    organizationId: str
+    createdAt: str
+    updatedAt: str
+
+
+class ScheduleStateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+class RuleOut(_Out):
+    id: str
+    organizationId: str
+    jobType: str
+    channel: str
+    target: str
+    events: list[str]
+    enabled: bool
+    createdAt: str
+
+
+class NotificationOut(_Out):
+    id: int
+    channel: str
+    target: str
+    event: str
+    status: str
+    attempts: int
+    lastError: str | None
+    ruleId: str | None
+    createdAt: str
+    sentAt: str | None
+    nextAttemptAt: str | None
+
+
 # The error answers each kind of route can give, for the OpenAPI document.
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing, invalid or revoked token"},
@@ -182,3 +292,6 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "the job's status does not allow this"}
 }
 FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorOut, "description": "needs an admin token"}}
+SCHEDULE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "no such schedule (or another organization's)"}
+}

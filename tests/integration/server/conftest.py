@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,18 @@ def people(settings: Settings) -> dict[str, Who]:
     return made
 
 
+@pytest.fixture
+def org(settings: Settings) -> dict[str, Who]:
+    """A new organization of this test's own: `member` and `colleague`, and its `admin`."""
+    name = f"org-{uuid.uuid4().hex[:8]}"
+    made = {}
+    with connect_sync(settings.database_url) as conn:
+        for role, admin in (("member", False), ("colleague", False), ("admin", True)):
+            token, info = tokens.create(conn, f"{role}-{name}", name, is_admin=admin, name=f"test {role}")
+            made[role] = Who(token, info)
+    return made
+
+
 @pytest.fixture(autouse=True)
 def _fresh_limiter(request: pytest.FixtureRequest) -> Iterator[None]:
     """Failed-auth tests must not lock the next test out (every test comes from 127.0.0.1)."""
@@ -89,6 +102,21 @@ async def create(http: httpx.AsyncClient, who: Who, **spec: Any) -> dict[str, An
     r = await http.post("/api/jobs", json=body, headers=who.headers)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+async def wait_job(
+    http: httpx.AsyncClient, who: Who, job_id: str, statuses: set[str], timeout: float = 45
+) -> dict[str, Any]:
+    """The job once its status is one of `statuses` (generous: the machine may be loaded)."""
+    from tests.support.asserts import eventually
+
+    async def check() -> dict[str, Any] | None:
+        job: dict[str, Any] = (await http.get(f"/api/jobs/{job_id}", headers=who.headers)).json()
+        return job if job["status"] in statuses else None
+
+    what = f"job {job_id} to reach {statuses}"
+    result: dict[str, Any] = await eventually(check, timeout=timeout, what=what)
+    return result
 
 
 def ws_connect(server: Server, who: Who | None = None, **kwargs: Any) -> Any:
