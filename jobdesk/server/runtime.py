@@ -6,9 +6,9 @@
 
 Everything runs on the caller's running loop (plain asyncio under `serve`,
 qasync under the console): the engine (dispatcher, reconciler, event hub),
-uvicorn and the WebSocket gateway. There is no second loop and no thread.
-Local workers are child processes. Signals are the caller's business: uvicorn's
-own handlers are switched off.
+the extras (scheduler, notifier, metrics), uvicorn and the WebSocket gateway.
+There is no second loop and no thread. Local workers are child processes.
+Signals are the caller's business: uvicorn's own handlers are switched off.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from jobdesk.server.auth import Authenticator, FailureLimiter
 from jobdesk.server.options import ServerOptions
 from jobdesk.server.ws import Gateway
 from jobdesk.service.engine import Engine
+from jobdesk.service.extras import Extras, start_extras
 from jobdesk.service.local_workers import LocalWorkers
 from jobdesk.store.tokens import TokenStore
 
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 # recovered by the reconciler, as after any crash).
 HTTP_GRACE_S = 2.0
 WORKERS_GRACE_S = 6.0
+# The scheduler and notifier only cancel their tasks and close their clients.
+EXTRAS_GRACE_S = 2.0
 
 
 class ListenFailed(JobdeskError):
@@ -64,6 +67,7 @@ class Server:
     """A running server. Ports are the bound ones (useful when 0 was asked for)."""
 
     engine: Engine
+    extras: Extras
     host: str
     api_port: int
     ws_port: int
@@ -94,6 +98,7 @@ class Server:
             _stop_http(self._http, self._http_task),
             self.gateway.stop(),
             self.workers.stop(timeout=WORKERS_GRACE_S),
+            _stop_extras(self.extras),
             return_exceptions=True,
         )
         for result in results:
@@ -133,10 +138,12 @@ async def start_server(
 
         engine = await Engine.start(settings, registry)
         stack.push_async_callback(engine.stop)
+        extras = await start_extras(engine, scheduler=True, notifier=True)
+        stack.push_async_callback(_stop_extras, extras)
 
         limiter = FailureLimiter(options.auth_failures_max, options.auth_failures_window_s)
         auth = Authenticator(TokenStore(engine.pool), limiter)
-        app = create_app(engine, auth, body_max_bytes=options.body_max_bytes)
+        app = create_app(engine, auth, extras=extras, body_max_bytes=options.body_max_bytes)
         http = _Uvicorn(
             uvicorn.Config(
                 app,
@@ -164,7 +171,7 @@ async def start_server(
         stack.push_async_callback(workers.stop)
 
         server = Server(
-            engine, host, api_port_bound, gateway.port, workers, app, auth, gateway, http, http_task
+            engine, extras, host, api_port_bound, gateway.port, workers, app, auth, gateway, http, http_task
         )
         stack.pop_all()
     log.info("jobdesk server: REST %s/api, WebSocket %s", server.api_url, server.ws_url)
@@ -213,6 +220,14 @@ async def _stop_http(http: _Uvicorn, task: asyncio.Task[None]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _stop_extras(extras: Extras) -> None:
+    """Before the engine: they read its pool and hub. Bounded, so the stop keeps its budget."""
+    try:
+        await asyncio.wait_for(extras.stop(), EXTRAS_GRACE_S)
+    except TimeoutError:
+        log.warning("the scheduler and notifier took over %.0fs to stop", EXTRAS_GRACE_S)
 
 
 def _url_host(host: str) -> str:

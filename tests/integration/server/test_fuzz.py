@@ -89,7 +89,11 @@ async def test_generated_requests_never_get_a_5xx(server, people, settings):
         failures = await asyncio.to_thread(fuzz, server.api_url, people["root"].token)
     finally:
         server.auth.limiter.limit = server.gateway.options.auth_failures_max
-        # Random queue names were paused: leave no queue paused for the tests after this one.
+        # Random queue names were paused, and random rate limits, schedules and rules made:
+        # leave none of them for the tests after this one.
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             conn.execute("UPDATE queues SET paused = false")
+            conn.execute("DELETE FROM rate_limits")
+            conn.execute("DELETE FROM schedules")
+            conn.execute("DELETE FROM notification_rules")
     assert not failures, f"{len(failures)} failures; the first:\n" + "\n".join(failures[:3])
