@@ -9,7 +9,10 @@ Server to client, one JSON object a message, `{"event": E, "data": ...}`:
 the job events (`job-created`, `job-update`, `job-completed`, `job-failed`,
 `job-cancelled`, data = the job) for the connection's own user's jobs and the
 jobs it subscribed to; `subscribed`/`unsubscribed` acknowledgements; `pong`;
-`resync` when events may have been missed (re-read over REST); `error`.
+`resync` when events may have been missed (re-read over REST); `error`;
+`batch-completed` (data = the batch summary of `GET /api/batches/{id}`) to
+every connection of the batch's organization, and to admins, once all of a
+batch's jobs have finished.
 
 Client to server: `subscribe-job`/`unsubscribe-job` `{"jobId": ...}`,
 `subscribe-all`/`unsubscribe-all` (every job the token may see), `ping`.
@@ -38,7 +41,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from jobdesk.core.errors import JobdeskError, JobNotFound
+from jobdesk.core.errors import JobdeskError, JobNotFound, NotFound
 from jobdesk.core.events import JobEvent
 from jobdesk.core.jobs import Job
 from jobdesk.server.auth import Authenticator, TooManyRequests, bearer
@@ -128,6 +131,9 @@ class Gateway:
         self._pending: weakref.WeakKeyDictionary[ServerConnection, TokenInfo] = weakref.WeakKeyDictionary()
         self._unsubscribe: Callable[[], None] | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._stopped = False
+        # Batch look-ups in flight, kept so that they are not collected, and cancelled at stop.
+        self._lookups: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Callable[[Client, Any], Awaitable[None]]] = {
             "subscribe-job": self._subscribe_job,
             "unsubscribe-job": self._unsubscribe_job,
@@ -144,6 +150,8 @@ class Gateway:
     async def start(self, sock: socket.socket) -> None:
         self._unsubscribe = self.engine.hub.subscribe(self._on_events)
         self.engine.hub.on_resync(self._on_resync)
+        # The hub has no way to unsubscribe these: after stop(), _on_other ignores them.
+        self.engine.hub.on_other(self._on_other)
         self.server = await serve(
             self._handle,
             sock=sock,
@@ -161,6 +169,11 @@ class Gateway:
         self._watch = asyncio.create_task(self._watch_revocations(), name="jobdesk-ws-revocations")
 
     async def stop(self) -> None:
+        self._stopped = True
+        for task in list(self._lookups):
+            task.cancel()
+        if self._lookups:
+            await asyncio.gather(*self._lookups, return_exceptions=True)
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -312,6 +325,28 @@ class Gateway:
                     if text is None:  # serialized once, for every reader
                         text = _dumps(event.to_wire())
                     client.push(text)
+
+    def _on_other(self, event: str, subject: str) -> None:
+        if event != "batch-completed" or self._stopped or not self.clients:
+            return
+        task = asyncio.ensure_future(self._send_batch(subject))
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    async def _send_batch(self, batch_id: str) -> None:
+        try:
+            batch = await self.engine.flow.get_batch(batch_id, None)
+        except NotFound:  # purged meanwhile
+            return
+        except (JobdeskError, psycopg.Error) as exc:
+            log.warning("cannot read batch %s for its batch-completed event: %s", batch_id, exc)
+            return
+        text: str | None = None
+        for client in list(self.clients):
+            if client.who.is_admin or client.who.organization_id == batch["organizationId"]:
+                if text is None:
+                    text = _dumps({"event": "batch-completed", "data": batch})
+                client.push(text)
 
     def _on_resync(self) -> None:
         for client in list(self.clients):
