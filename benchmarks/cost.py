@@ -29,7 +29,7 @@ def per_thousand(runs: list[dict[str, Any]], party: str) -> float:
 
 
 def run(env: BenchEnv, quick: bool = False) -> Result:
-    n = 300 if quick else 10_000
+    n = 300 if quick else 5_000
     rounds = 1 if quick else 3
     processes = 1 if quick else PROCESSES
     result = Result(NAME, TITLE, quick=quick)

@@ -162,6 +162,10 @@ class BenchEnv:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         return {**os.environ, **self.jobdesk_environ(), "PYTHONPATH": path}
 
+    @property
+    def database_name(self) -> str:
+        return self.database_url.rsplit("/", 1)[1]
+
     def settings(self, **overrides: Any) -> Settings:
         return load_settings(**overrides)
 

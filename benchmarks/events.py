@@ -1,25 +1,33 @@
 """3. Event latency: from a handler's `ctx.progress()` to a WebSocket client, at 100 and 1,000 events/s.
 
-`bench.progress` jobs report progress every 0.1 s (the engine's default
-per-job throttle, `progress_interval_s`, so none is coalesced away), each
-report's message being the wall-clock time at which the handler made it.
+`bench.progress` jobs report progress every 0.1 s, the engine's default
+per-job throttle (`progress_interval_s`): the fastest a job may report and
+have every report sent. Each report's message is the wall-clock time at
+which the handler made it.
 J jobs at once give 10 x J events/s: 10 jobs for 100/s, 100 for 1,000/s, on
 2 worker processes of 64 threads (one thread per job; they mostly sleep).
 The path measured: handler -> the worker's state writer (a group-committed
 UPDATE with its NOTIFY) -> PostgreSQL -> the server's LISTEN connection ->
 the event hub (one read of the rows per burst) -> the WebSocket gateway ->
 a client in another process, which notes each event's delay on arrival
-(same machine, same clock). The first second is left out (start-up), and
-so are events of jobs not yet started. Also measured: the same delay to the
-event hub in the server process (the WebSocket leg is the difference).
+(same machine, same clock). The first second is left out (start-up). Each
+event's delay is also split at the start of the state write that carried it
+(the row's updated_at): before it, the throttle and the group commit; after
+it, commit, NOTIFY, LISTEN, hub and gateway. Also measured: the delay to the
+event hub in the server process (the WebSocket leg is the difference); the
+rates again with TCP_NODELAY on the gateway's socket (benchmarks/serving.py);
+and what a NOTIFY does to PostgreSQL's commit rate (notify_cost).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from typing import Any
+
+import psycopg
 
 from benchmarks import serving
 from benchmarks.env import BenchEnv
@@ -39,6 +47,9 @@ class HubProbe:
 
     def __init__(self) -> None:
         self.samples: list[tuple[float, float]] = []
+        # Of the same events: report -> the start of the writer's transaction (the row's
+        # updated_at, PostgreSQL's now()), i.e. the worker-side share of the delay.
+        self.to_write: list[tuple[float, float]] = []
 
     def __call__(self, events: list[JobEvent]) -> None:
         now = time.time()
@@ -49,6 +60,50 @@ class HubProbe:
                 except ValueError:
                     continue
                 self.samples.append((emitted, (now - emitted) * 1000))
+                self.to_write.append((emitted, (e.job.updated_at.timestamp() - emitted) * 1000))
+
+
+def notify_cost(url: str, seconds: float, connections: int = 8) -> dict[str, float]:
+    """Commits/s of a one-row UPDATE from `connections` connections, without and with a pg_notify.
+
+    PostgreSQL serializes the commits of notifying transactions (a lock held
+    from before the commit until after its WAL flush), so with the flush
+    included in every one they cannot share a flush with each other.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_notify (id int PRIMARY KEY, n bigint NOT NULL)")
+        conn.execute(
+            "INSERT INTO bench_notify SELECT g, 0 FROM generate_series(1, %s) g ON CONFLICT DO NOTHING",
+            (connections,),
+        )
+
+    def load(notify: bool) -> float:
+        stop = threading.Event()
+        counts = [0] * connections
+
+        def worker(i: int) -> None:
+            with psycopg.connect(url, autocommit=True) as conn:
+                while not stop.is_set():
+                    with conn.transaction():
+                        conn.execute("UPDATE bench_notify SET n = n + 1 WHERE id = %s", (i + 1,))
+                        if notify:
+                            conn.execute("SELECT pg_notify('jobdesk_bench', 'x')")
+                    counts[i] += 1
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+        return round(sum(counts) / seconds, 1)
+
+    plain = load(False)
+    notifying = load(True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE bench_notify")
+    return {"connections": connections, "commits_per_s": plain, "notifying_commits_per_s": notifying}
 
 
 def steady(samples: list[tuple[float, float]], start: float, end: float) -> list[float]:
@@ -79,6 +134,14 @@ async def one_rate(env: BenchEnv, server: Any, bearer: str, rate: int, seconds: 
     ws = steady(samples, *window)
     hub = steady(probe.samples, *window)
     span = window[1] - window[0]
+    # The same events, split: report -> start of the writer's transaction (throttle and group
+    # commit), and from there to the WebSocket client (commit, NOTIFY, LISTEN, hub, gateway).
+    to_write = {round(a, 6): w for a, w in probe.to_write}
+    after_write = [
+        lat - to_write[round(a, 6)]
+        for a, lat in samples
+        if round(a, 6) in to_write and window[0] <= a <= window[1]
+    ]
     return {
         "jobs": jobs,
         "reports_per_job": count,
@@ -88,6 +151,8 @@ async def one_rate(env: BenchEnv, server: Any, bearer: str, rate: int, seconds: 
         "steady_events_per_s": round(len(ws) / span, 1) if span > 0 else None,
         "ws_latency_ms": summary(ws, 2),
         "hub_latency_ms": summary(hub, 2),
+        "to_write_start_ms": summary(steady(probe.to_write, *window), 2),
+        "write_start_to_ws_ms": summary(after_write, 2),
     }
 
 
@@ -124,6 +189,7 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
             await server.stop()
 
     asyncio.run(main())
+    result.details["notify_cost"] = notify_cost(env.database_url, 1.0 if quick else 3.0)
     top = str(rates[-1])
     for variant, label in (("as_is", ""), ("nodelay", " +NODELAY"))[: len(variants)]:
         for rate in rates:
@@ -146,6 +212,31 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
                 result.add(
                     f"{key}_rate", f"events/s delivered, {rate}/s asked", d["steady_events_per_s"], "/s"
                 )
-    hub = result.details["as_is"][top]["hub_latency_ms"]
-    result.add(f"hub_{top}_p99_ms", f"progress -> server's event hub, {top}/s, p99", hub["p99"], "ms")
+    top_d = result.details["as_is"][top]
+    result.add(
+        f"hub_{top}_p99_ms",
+        f"progress -> server's event hub, {top}/s, p99",
+        top_d["hub_latency_ms"]["p99"],
+        "ms",
+    )
+    result.add(
+        f"to_write_{top}_p99_ms",
+        f"of which progress -> state write begins, {top}/s, p99",
+        top_d["to_write_start_ms"]["p99"],
+        "ms",
+    )
+    result.add(
+        f"after_write_{top}_p99_ms",
+        f"state write begins -> WebSocket, {top}/s, p99",
+        top_d["write_start_to_ws_ms"]["p99"],
+        "ms",
+    )
+    cost = result.details["notify_cost"]
+    result.add("commits_per_s", "commits/s, 8 connections, no NOTIFY", cost["commits_per_s"], "/s")
+    result.add(
+        "notifying_commits_per_s",
+        "commits/s, 8 connections, with NOTIFY",
+        cost["notifying_commits_per_s"],
+        "/s",
+    )
     return result

@@ -13,7 +13,10 @@ timeout; a run ends when the last message is acked (see benchmarks/bare.py).
 
 Both are timed from the first request (the create call, the first enqueue)
 to the last completion. Rounds alternate between the two and the median of
-each is reported; a warm-up round on each side comes first.
+each is reported; a warm-up round on each side comes first. Then 2 x 8 once
+more with `synchronous_commit = off` for the benchmark's database: every
+state change commits with a NOTIFY, and PostgreSQL serializes notifying
+commits, flush included, so this shows what the flush costs.
 """
 
 from __future__ import annotations
@@ -160,7 +163,7 @@ async def compare(
 
 
 def run(env: BenchEnv, quick: bool = False) -> Result:
-    n = 300 if quick else 10_000
+    n = 300 if quick else 5_000
     rounds = 1 if quick else 3
     shapes = (1,) if quick else (1, 2)
     result = Result(NAME, TITLE, quick=quick)
@@ -191,7 +194,23 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
         finally:
             await side.stop()
 
+    async def without_fsync() -> None:
+        """2 x 8 again with synchronous_commit off for this database: what the commit's flush costs."""
+        with env.connect() as conn:
+            conn.execute(f'ALTER DATABASE "{env.database_name}" SET synchronous_commit = off')
+        env.stop_workers()  # new connections read the setting
+        side = await JobdeskSide.start(env)
+        try:
+            result.details["2x8_synchronous_commit_off"] = await compare(env, side, 2, n, rounds)
+        finally:
+            await side.stop()
+            with env.connect() as conn:
+                conn.execute(f'ALTER DATABASE "{env.database_name}" RESET synchronous_commit')
+            env.stop_workers()
+
     asyncio.run(main())
+    if not quick:
+        asyncio.run(without_fsync())
     for processes in shapes:
         d = result.details[f"{processes}x{THREADS}"]
         shape = f"{processes}x{THREADS}"
@@ -212,4 +231,19 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
             d["processing_ratio"],
             "x",
         )
+        result.add(
+            f"jobs_per_commit_{shape}",
+            f"jobs per worker group commit, {shape}",
+            median(r["jobs_per_commit"] or 0 for r in d["jobdesk_runs"]),
+            "",
+        )
+    off = result.details.get("2x8_synchronous_commit_off")
+    if off:
+        result.add(
+            "jobdesk_2x8_sync_off",
+            "jobdesk jobs/s, 2x8, synchronous_commit off",
+            off["jobdesk_jobs_per_s"],
+            "jobs/s",
+        )
+        result.add("ratio_2x8_sync_off", "jobdesk / bare, 2x8, synchronous_commit off", off["ratio"], "x")
     return result
