@@ -87,6 +87,9 @@ async def test_serve_runs_everything_and_stops_cleanly(people):
             assert health["status"] == "ok" and health["workers"]["live"] >= workers
             r = await http.get("/api/jobs", headers=people["alice"].headers)
             assert r.status_code == 200
+            # The schedules, notifications and metrics run in `serve` too.
+            assert (await http.get("/metrics", headers=people["root"].headers)).status_code == 200
+            assert (await http.get("/api/schedules", headers=people["alice"].headers)).status_code == 200
         import websockets
 
         async with websockets.connect(f"{ws}?token={people['alice'].token}") as conn:
