@@ -75,6 +75,7 @@ class Console(core.QObject):
         self.window.settings_requested.connect(self.open_settings)
         self.window.reconnect_requested.connect(self.on_window_reconnect_requested)
         self.window.close_requested.connect(self.on_window_close_requested)
+        self.window.queues_read.connect(self.on_window_queues_read)
         quit_action = gui.QAction("Quit", self.window)
         quit_action.setShortcut(gui.QKeySequence(gui.QKeySequence.StandardKey.Quit))
         quit_action.triggered.connect(self.quit)
@@ -174,6 +175,9 @@ class Console(core.QObject):
             self.tray.notify(title, text, kind)
         else:
             self.window.show_notice(f"{title}: {text}", kind)
+
+    def on_window_queues_read(self, queues: list[dict[str, Any]]) -> None:
+        self.tray.set_all_paused(bool(queues) and all(q.get("paused") for q in queues))
 
     def on_tray_pause_all_requested(self, paused: bool) -> None:
         aio.spawn(self.pause_all(paused), context="pausing all queues")

@@ -39,11 +39,13 @@ class MainWindow(widgets.QMainWindow):
 
     Signals:
         settings_requested(), reconnect_requested(), close_requested()
+        queues_read(list): the queue records a refresh just read (the tray's pause state follows them).
     """
 
     settings_requested = Signal()
     reconnect_requested = Signal()
     close_requested = Signal()
+    queues_read = Signal(object)
 
     def __init__(self, parent: widgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -257,9 +259,11 @@ class MainWindow(widgets.QMainWindow):
         if view is self.overview:
             await self.overview.refresh(client)
             workers = self.overview.workers.records
+            self.queues_read.emit(self.overview.queues.records)
         elif view is self.queues_view:
             await self.queues_view.refresh(client)
             workers = await client.workers()
+            self.queues_read.emit(self.queues_view.model.records)
         elif view is self.workers_view:
             await self.workers_view.refresh(client)
             workers = self.workers_view.model.records

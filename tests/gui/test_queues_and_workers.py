@@ -73,3 +73,23 @@ def test_workers_tab_lists_workers_and_controls_the_local_ones(gui: Harness, con
 
 def _queue(view, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return next((r for r in view.model.records if r["name"] == name), {})
+
+
+def test_tray_pause_state_follows_the_queues(gui: Harness, console: Console) -> None:
+    window = console.window
+
+    async def scenario() -> None:
+        names = [q["name"] for q in await gui.client.queues()]
+        try:
+            for name in names:
+                await gui.client.set_queue_paused(name, True)
+            window.tabs.setCurrentIndex(2)
+            await window.refresh_now()
+            assert console.tray.pause_action.isChecked()
+        finally:
+            for name in names:
+                await gui.client.set_queue_paused(name, False)
+        await window.refresh_now()
+        assert not console.tray.pause_action.isChecked()
+
+    gui.run(scenario())
