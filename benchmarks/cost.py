@@ -6,7 +6,8 @@ the event hub's LISTEN), the worker processes (Dramatiq's supervisor and
 workers), the PostgreSQL backends serving this benchmark's database, and
 the Redis server (INFO cpu; Redis is shared, so whatever else used it in
 those seconds is counted too). The same for bare Dramatiq: its workers,
-the enqueuing process and Redis.
+the enqueuing process and Redis. Then one more jobdesk run with
+PostgreSQL's busy time broken down by statement (benchmarks/pgprofile.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from benchmarks.env import BenchEnv
 from benchmarks.measure import median
+from benchmarks.pgprofile import PgProfile
 from benchmarks.report import Result
 from benchmarks.throughput import THREADS, JobdeskSide, bare_run
 
@@ -48,6 +50,12 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
             for _ in range(rounds):
                 jd.append(await side.run(n, cpu=True))
                 br.append(await asyncio.to_thread(bare_run, env, n, True))
+            # One more jobdesk run, not counted above, with PostgreSQL's busy time sampled.
+            profile = PgProfile(env.database_url, env.database_name).start()
+            try:
+                await side.run(n)
+            finally:
+                result.details["postgres_profile"] = profile.stop()
         finally:
             await side.stop()
             env.stop_bare()  # no later scenario needs it
@@ -62,7 +70,9 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
         "redis": per_thousand(br, "redis"),
     }
     bare["total"] = round(sum(bare.values()), 4)
-    result.details = {"jobdesk_per_1000": jobdesk, "bare_per_1000": bare, "jobdesk_runs": jd, "bare_runs": br}
+    result.details.update(
+        {"jobdesk_per_1000": jobdesk, "bare_per_1000": bare, "jobdesk_runs": jd, "bare_runs": br}
+    )
     result.add("server_cpu_s", "server CPU s / 1,000 jobs", jobdesk["server"], "s")
     result.add("workers_cpu_s", "workers CPU s / 1,000 jobs", jobdesk["workers"], "s")
     result.add("postgres_cpu_s", "PostgreSQL CPU s / 1,000 jobs", jobdesk["postgres"], "s")

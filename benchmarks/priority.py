@@ -17,6 +17,8 @@ import asyncio
 import time
 from typing import Any
 
+import psycopg
+
 from benchmarks.env import BenchEnv
 from benchmarks.measure import summary
 from benchmarks.report import Result
@@ -79,22 +81,31 @@ async def trial(engine: Engine, spec: dict[str, Any], backlog: int, timeout: flo
     }
 
 
-async def drain(engine: Engine) -> None:
-    """Cancel what is left of a backlog and wait for what is in flight to finish."""
-    async with engine.pool.connection() as conn:
-        await conn.execute(
-            "UPDATE jobs SET status = 'cancelled', completed_at = now(), dispatched_at = NULL"
-            " WHERE status = 'pending'"
-        )
-    deadline = time.monotonic() + 60
+async def drain(engine: Engine, timeout: float = 120) -> None:
+    """Cancel what is left of a backlog and wait until nothing is pending or running.
+
+    Rows a worker or the dispatcher holds are skipped (SKIP LOCKED) and taken
+    in a later round: one UPDATE of every pending row would deadlock with a
+    worker's batch start, which locks its rows in its own order.
+    """
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        async with engine.pool.connection() as conn:
-            row = await (
-                await conn.execute("SELECT count(*) AS n FROM jobs WHERE status = 'active'")
-            ).fetchone()
+        try:
+            async with engine.pool.connection() as conn:
+                await conn.execute(
+                    "UPDATE jobs SET status = 'cancelled', completed_at = now(), dispatched_at = NULL"
+                    " WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' ORDER BY id"
+                    " FOR UPDATE SKIP LOCKED)"
+                )
+                row = await (
+                    await conn.execute("SELECT count(*) AS n FROM jobs WHERE status IN ('pending', 'active')")
+                ).fetchone()
+        except psycopg.errors.DeadlockDetected:
+            continue
         if not row or not row["n"]:
             return
         await asyncio.sleep(0.1)
+    raise TimeoutError("the backlog did not drain")
 
 
 def run(env: BenchEnv, quick: bool = False) -> Result:

@@ -207,3 +207,43 @@ def contention() -> dict[str, Any]:
         if "pytest" in cmd and p.info["pid"] != os.getpid():
             others += 1
     return {"pytest_processes": others, "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+# -- markdown, for docs/performance.md ----------------------------------------------------------------
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The figures of a results file as one markdown table per scenario."""
+    out: list[str] = []
+    for name in doc.get("order") or list(doc["scenarios"]):
+        s = doc["scenarios"][name]
+        out.append(f"### {name}: {s['title']}\n")
+        if s.get("error"):
+            out.append(f"Failed: `{s['error'].splitlines()[0]}`\n")
+            continue
+        out.append("| figure | value | target | vs target |")
+        out.append("|---|---|---|---|")
+        for f in s["figures"].values():
+            target = ""
+            if f["target"] is not None:
+                target = ("≤ " if f["kind"] == "max" else "≥ ") + _fmt(f["target"], f["unit"])
+            vs = (
+                ""
+                if f["vs_target"] is None
+                else f"{f['vs_target']:.2f}x" + {True: "", False: " **missed**"}.get(f["met"], "")
+            )
+            out.append(f"| {f['label']} | {_fmt(f['value'], f['unit'])} | {target} | {vs} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import json
+    from pathlib import Path
+
+    path = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).resolve().parent / "results" / "latest.json"
+    )
+    print(markdown(json.loads(path.read_text())))
