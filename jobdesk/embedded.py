@@ -25,6 +25,7 @@ from jobdesk.core.registry import Registry, describe, load_job_modules
 from jobdesk.service.engine import Engine
 from jobdesk.service.jobs import LIST_LIMIT_MAX, JobsService
 from jobdesk.service.local_workers import LocalWorkers
+from jobdesk.service.schedules import SchedulesService
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,41 @@ class EmbeddedClient(JobsClient):
 
     async def workers(self) -> list[dict[str, Any]]:
         return await self.service.workers()
+
+    # -- flow control, schedules (an admin's view: every organization) -----------------------------
+
+    async def why(self, job_id: str) -> dict[str, Any]:
+        return await self.engine.flow.explain(job_id)
+
+    async def batch(self, batch_id: str) -> dict[str, Any]:
+        return await self.engine.flow.get_batch(batch_id)
+
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
+        page = await self.engine.flow.dead_letters(limit=min(limit, LIST_LIMIT_MAX), offset=offset)
+        return JobPage(page.items, page.total, page.limit, page.offset)
+
+    async def requeue_dead(self, ids: list[str] | None = None) -> int:
+        return await self.engine.flow.requeue_dead(ids=ids)
+
+    async def purge_dead(self, ids: list[str] | None = None) -> int:
+        return await self.engine.flow.purge_dead(ids=ids)
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        return [s.to_api() for s in await self._schedules().list_schedules()]
+
+    async def set_schedule_enabled(self, ref: str, enabled: bool) -> dict[str, Any]:
+        return (await self._schedules().set_schedule_enabled(ref, enabled)).to_api()
+
+    async def remove_schedule(self, ref: str) -> dict[str, Any]:
+        return (await self._schedules().remove_schedule(ref)).to_api()
+
+    def _schedules(self) -> SchedulesService:
+        """The hosted server's SchedulesService; the engine alone runs no scheduler."""
+        extras = getattr(self.server, "extras", None)
+        if extras is None:
+            raise self._lacks("schedules (they need the embedded server)")
+        schedules: SchedulesService = extras.schedules
+        return schedules
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         return self.engine.hub.subscribe(callback)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jobdesk.core.errors import JobdeskError
+from jobdesk.core.errors import JobdeskError, ServiceUnavailable
 from jobdesk.core.events import JobEvent
 from jobdesk.core.jobs import Job
 
@@ -147,7 +147,7 @@ class JobsClient(ABC):
 
     @abstractmethod
     async def queues(self) -> list[dict[str, Any]]:
-        """[{name, paused, pending, active, failed}]."""
+        """[{name, paused, heldBack, pending, active, failed}]; heldBack: what limit holds it, or None."""
 
     @abstractmethod
     async def set_queue_paused(self, name: str, paused: bool) -> dict[str, Any]: ...
@@ -155,6 +155,43 @@ class JobsClient(ABC):
     @abstractmethod
     async def workers(self) -> list[dict[str, Any]]:
         """[{id, host, pid, queues, threads, currentJobs, processed, failed, startedAt, lastHeartbeat}]."""
+
+    # -- flow control, schedules (the roadmap's features; a client without them says so) -------
+
+    async def why(self, job_id: str) -> dict[str, Any]:
+        """Why a job waits: {jobId, status, waiting, reasons: [{kind, message, ...}]}, most decisive first."""
+        raise self._lacks("'why is this job waiting?'")
+
+    async def batch(self, batch_id: str) -> dict[str, Any]:
+        """{id, total, byStatus, percentage, createdAt, completedAt}."""
+        raise self._lacks("batches")
+
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
+        """Jobs that failed their last attempt, newest first."""
+        raise self._lacks("dead letters")
+
+    async def requeue_dead(self, ids: list[str] | None = None) -> int:
+        """Make the failed jobs among `ids` (None: every failed job) pending again; how many were."""
+        raise self._lacks("dead letters")
+
+    async def purge_dead(self, ids: list[str] | None = None) -> int:
+        """Delete the failed jobs among `ids` (None: every failed job); how many were."""
+        raise self._lacks("dead letters")
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        """[{id, name, cron, timezone, enabled, nextRunAt, lastRunAt, lastError, ...}]."""
+        raise self._lacks("schedules")
+
+    async def set_schedule_enabled(self, ref: str, enabled: bool) -> dict[str, Any]:
+        """Enable or disable a schedule by id or name; the schedule as it is now."""
+        raise self._lacks("schedules")
+
+    async def remove_schedule(self, ref: str) -> dict[str, Any]:
+        """Remove a schedule by id or name; the schedule as it was."""
+        raise self._lacks("schedules")
+
+    def _lacks(self, what: str) -> ServiceUnavailable:
+        return ServiceUnavailable(f"{self.endpoint or 'this connection'} does not offer {what}")
 
     # -- events and lifetime --------------------------------------------------------------
 

@@ -126,6 +126,35 @@ class RestClient(JobsClient):
     async def workers(self) -> list[dict[str, Any]]:
         return await self._call("GET", "/api/workers")
 
+    # -- flow control, schedules ----------------------------------------------------------------
+
+    async def why(self, job_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/api/jobs/{quote(job_id, safe='')}/why")
+
+    async def batch(self, batch_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/api/batches/{quote(batch_id, safe='')}")
+
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
+        page = await self._call("GET", "/api/dead-letters", params={"limit": limit, "offset": offset})
+        return JobPage([job_from_api(j) for j in page["items"]], page["total"], page["limit"], page["offset"])
+
+    async def requeue_dead(self, ids: list[str] | None = None) -> int:
+        body = await self._call("POST", "/api/dead-letters/requeue", json={"ids": ids})
+        return int(body["requeued"])
+
+    async def purge_dead(self, ids: list[str] | None = None) -> int:
+        body = await self._call("POST", "/api/dead-letters/purge", json={"ids": ids})
+        return int(body["purged"])
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        return await self._call("GET", "/api/schedules")
+
+    async def set_schedule_enabled(self, ref: str, enabled: bool) -> dict[str, Any]:
+        return await self._call("PATCH", f"/api/schedules/{quote(ref, safe='')}", json={"enabled": enabled})
+
+    async def remove_schedule(self, ref: str) -> dict[str, Any]:
+        return await self._call("DELETE", f"/api/schedules/{quote(ref, safe='')}")
+
     # -- events and lifetime ----------------------------------------------------------------
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
