@@ -16,6 +16,7 @@ from jobdesk.ui import aio, resources
 from jobdesk.ui.models.columns import human_duration
 from jobdesk.ui.qt import Signal, core, widgets
 from jobdesk.ui.text import plain_label, pretty_json
+from jobdesk.ui.widgets.why import FlowPanel
 
 # Several progress events a second may arrive for the shown job: redraw at most this often.
 REFRESH_MS = 100
@@ -104,6 +105,7 @@ class JobDetail(widgets.QWidget):
         error_layout.addWidget(self.error_stack, 1)
         self.attempts = _tree(["#", "Worker", "Started", "Ended", "Outcome", "Error"])
         self.timeline = _tree(["Time", "Event"])
+        self.flow = FlowPanel()  # why it waits, what it depends on, its batch
         self.tabs = widgets.QTabWidget()
         self.tabs.setObjectName("detailTabs")
         for page, name in (
@@ -113,6 +115,7 @@ class JobDetail(widgets.QWidget):
             (error_page, "Error"),
             (self.attempts, "Attempts"),
             (self.timeline, "Timeline"),
+            (self.flow, "Flow"),
         ):
             self.tabs.addTab(page, name)
 
@@ -191,6 +194,7 @@ class JobDetail(widgets.QWidget):
         self.error_message.setText("")
         self.attempts.clear()
         self.timeline.clear()
+        self.flow.show_job(None)
 
     def _show_progress(self, job: Job) -> None:
         percentage = 100.0 if job.status.value == "completed" else job.progress.percentage
@@ -236,6 +240,8 @@ class JobDetail(widgets.QWidget):
         self.timeline.clear()
         for at, what in timeline(job):
             self.timeline.addTopLevelItem(widgets.QTreeWidgetItem([at, what]))
+        self.flow.client = self.client
+        self.flow.show_job(job)
 
     def _fill_summary(self, job: Job) -> None:
         while self.summary.rowCount():
