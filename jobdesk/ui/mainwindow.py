@@ -1,4 +1,4 @@
-"""The main window: tabs for the overview, jobs (table and detail), queues and workers.
+"""The main window: tabs for the overview, jobs (table and detail), queues, workers, dead letters, schedules.
 
 It lays the views out and wires them to each other; where jobs come from and
 the window's lifetime belong to `console.Console`.
@@ -18,11 +18,13 @@ from jobdesk.ui.models.rows import JobRow
 from jobdesk.ui.qt import Signal, core, gui, widgets
 from jobdesk.ui.text import plain_label
 from jobdesk.ui.widgets.connection_page import ConnectionPage
+from jobdesk.ui.widgets.dead_letters import DeadLettersView
 from jobdesk.ui.widgets.job_detail import JobDetail
 from jobdesk.ui.widgets.jobs_view import JobsView
 from jobdesk.ui.widgets.notice_bar import NoticeBar
 from jobdesk.ui.widgets.overview import Overview
 from jobdesk.ui.widgets.queues_view import QueuesView
+from jobdesk.ui.widgets.schedules import SchedulesView
 from jobdesk.ui.widgets.workers_view import WorkersView
 
 # The visible tab is re-read this often; events make the overview refresh sooner.
@@ -67,6 +69,8 @@ class MainWindow(widgets.QMainWindow):
         self.overview = Overview()
         self.queues_view = QueuesView()
         self.workers_view = WorkersView()
+        self.dead_letters_view = DeadLettersView()
+        self.schedules_view = SchedulesView()
         self.notices = NoticeBar()
         self.connection_page = ConnectionPage()
 
@@ -81,9 +85,17 @@ class MainWindow(widgets.QMainWindow):
         self.tabs = widgets.QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
-        self.tab_views: list[widgets.QWidget] = [self.overview, split, self.queues_view, self.workers_view]
-        for widget, name in zip(self.tab_views, ("Overview", "Jobs", "Queues", "Workers"), strict=True):
-            self.tabs.addTab(_padded(widget), resources.icon(name.lower()), name)
+        self.tab_views: list[widgets.QWidget] = [
+            self.overview,
+            split,
+            self.queues_view,
+            self.workers_view,
+            self.dead_letters_view,
+            self.schedules_view,
+        ]
+        names = ("Overview", "Jobs", "Queues", "Workers", "Dead letters", "Schedules")
+        for widget, name in zip(self.tab_views, names, strict=True):
+            self.tabs.addTab(_padded(widget), resources.icon(_icon_name(name)), name)
         self.stack = widgets.QStackedWidget()
         self.stack.addWidget(self.connection_page)
         self.stack.addWidget(self.tabs)
@@ -121,6 +133,8 @@ class MainWindow(widgets.QMainWindow):
         self.job_actions.message.connect(self.show_notice)
         self.queues_view.message.connect(self.show_notice)
         self.workers_view.message.connect(self.show_notice)
+        self.dead_letters_view.message.connect(self.show_notice)
+        self.schedules_view.message.connect(self.show_notice)
         self.model.failed.connect(self.on_model_failed)
         self.tabs.currentChanged.connect(self.on_tabs_current_changed)
         self.connection_page.settings_requested.connect(self.settings_requested)
@@ -151,8 +165,8 @@ class MainWindow(widgets.QMainWindow):
         self.settings_action.triggered.connect(self.settings_requested)
         bar.addAction(self.settings_action)
         self.addAction(self.job_actions.find)
-        # Alt+1..4 switch tabs, so the keyboard reaches every view.
-        for i in range(4):
+        # Alt+1..6 switch tabs, so the keyboard reaches every view.
+        for i in range(len(self.tab_views)):
             switch = gui.QAction(self)
             switch.setShortcut(gui.QKeySequence(f"Alt+{i + 1}"))
             switch.triggered.connect(lambda _=False, i=i: self.tabs.setCurrentIndex(i))
@@ -176,6 +190,7 @@ class MainWindow(widgets.QMainWindow):
         self._types = []
         for view in (self.detail, self.queues_view, self.workers_view):
             view.client = client
+        self.dead_letters_view.client = self.schedules_view.client = client
         self.job_actions.set_client(client)
         self.model.set_client(client)
         self.detail.show_job(None)
@@ -267,6 +282,12 @@ class MainWindow(widgets.QMainWindow):
         elif view is self.workers_view:
             await self.workers_view.refresh(client)
             workers = self.workers_view.model.records
+        elif view is self.dead_letters_view:
+            await self.dead_letters_view.refresh(client)
+            workers = await client.workers()
+        elif view is self.schedules_view:
+            await self.schedules_view.refresh(client)
+            workers = await client.workers()
         else:
             workers = await client.workers()
         self.workers_label.setText(f"{len(workers)} workers online")
@@ -324,7 +345,7 @@ class MainWindow(widgets.QMainWindow):
 
     def apply_theme(self) -> None:
         for i in range(self.tabs.count()):
-            self.tabs.setTabIcon(i, resources.icon(self.tabs.tabText(i).lower()))
+            self.tabs.setTabIcon(i, resources.icon(_icon_name(self.tabs.tabText(i))))
         self.overview.apply_theme()
         self.jobs_view.table.viewport().update()
 
@@ -334,6 +355,10 @@ class MainWindow(widgets.QMainWindow):
         # The console decides: hide to the tray, or shut down (asynchronously) and then quit.
         event.ignore()
         self.close_requested.emit()
+
+
+def _icon_name(tab: str) -> str:
+    return tab.lower().replace(" ", "-")
 
 
 def _padded(view: widgets.QWidget) -> widgets.QWidget:

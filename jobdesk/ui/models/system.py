@@ -38,6 +38,8 @@ QUEUE_FIELDS = [
     _count("pending"),
     _count("active"),
     _count("failed"),
+    # Set while a rate limit keeps the dispatcher from sending the queue's jobs: which, and why.
+    Field("Held back", lambda r: str(r.get("heldBack") or "")),
 ]
 
 WORKER_FIELDS = [
