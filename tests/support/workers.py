@@ -29,7 +29,7 @@ class WorkerProcess:
         wait: bool = True,
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
-        before = self.live_count()
+        before = set(self.live_ids())
         args = [
             sys.executable,
             "-m",
@@ -45,7 +45,10 @@ class WorkerProcess:
         proc = subprocess.Popen(args, env={**self.env, **(env or {})}, cwd=ROOT, start_new_session=True)
         self.procs.append(proc)
         if wait:
-            wait_for(lambda: self.live_count() >= before + processes, timeout=30, what="workers to register")
+            # New ids, not a count: a killed worker may still look live for a few seconds.
+            wait_for(
+                lambda: len(set(self.live_ids()) - before) >= processes, timeout=60, what="workers to register"
+            )
         return proc
 
     def live_count(self) -> int:
@@ -55,6 +58,13 @@ class WorkerProcess:
                 " AND heartbeat_at > now() - interval '3 seconds'"
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def live_ids(self) -> list[str]:
+        with psycopg.connect(self.env["JOBDESK_DATABASE_URL"], autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT id FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '3 seconds'"
+            ).fetchall()
+        return [r[0] for r in rows]
 
     def worker_pids(self) -> list[int]:
         with psycopg.connect(self.env["JOBDESK_DATABASE_URL"], autocommit=True) as conn:
