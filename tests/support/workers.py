@@ -47,7 +47,9 @@ class WorkerProcess:
         if wait:
             # New ids, not a count: a killed worker may still look live for a few seconds.
             wait_for(
-                lambda: len(set(self.live_ids()) - before) >= processes, timeout=60, what="workers to register"
+                lambda: len(set(self.live_ids()) - before) >= processes,
+                timeout=60,
+                what="workers to register",
             )
         return proc
 
@@ -62,7 +64,8 @@ class WorkerProcess:
     def live_ids(self) -> list[str]:
         with psycopg.connect(self.env["JOBDESK_DATABASE_URL"], autocommit=True) as conn:
             rows = conn.execute(
-                "SELECT id FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '3 seconds'"
+                "SELECT id FROM workers WHERE stopped_at IS NULL"
+                " AND heartbeat_at > now() - interval '3 seconds'"
             ).fetchall()
         return [r[0] for r in rows]
 
