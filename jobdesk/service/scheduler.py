@@ -100,12 +100,16 @@ class Scheduler:
         fired = 0
         while True:
             params = {"lookahead_s": self.interval_s, "limit": CLAIM_BATCH}
+            batch = 0
             async with self.store.pool.connection() as conn, conn.transaction():
                 async with conn.cursor(row_factory=dict_row) as cur:
                     await cur.execute(xq("claim_due_schedules"), params)
                     rows = await cur.fetchall()
                 for row in rows:
-                    fired += await self._fire(conn, row_to_schedule(row), row["db_now"])
+                    batch += await self._fire(conn, row_to_schedule(row), row["db_now"])
+            # Counted once committed: a round cancelled by stop() rolls back its ticks.
+            self.stats.fired += batch
+            fired += batch
             if len(rows) < CLAIM_BATCH:
                 return fired
 
@@ -151,6 +155,5 @@ class Scheduler:
             assert row is not None
             fired += 1
             update["last_run_at"], update["last_job_id"] = tick, row["id"]
-        self.stats.fired += fired
         await conn.execute(xq("advance_schedule"), {**update, "next_run_at": p.next_run_at})
         return fired
