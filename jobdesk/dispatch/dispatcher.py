@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdesk.config import Settings
+from jobdesk.core.background import BackgroundLoop
 from jobdesk.dispatch import limits, window
 from jobdesk.dispatch.sender import Outgoing, Sender
 from jobdesk.store.jobs import JobStore
@@ -36,14 +37,15 @@ class DispatchStats:
     held: dict[str, str] = field(default_factory=dict)
 
 
-class Dispatcher:
+class Dispatcher(BackgroundLoop):
+    task_name = "jobdesk-dispatcher"
+
     def __init__(self, store: JobStore, sender: Sender, settings: Settings) -> None:
         self.store = store
         self.sender = sender
         self.settings = settings
         self.stats = DispatchStats()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._means: dict[str, float] = {}
         self._means_at = 0.0
         self._paused: set[str] | None = None
@@ -60,16 +62,7 @@ class Dispatcher:
         self._paused = None
         self._wake.set()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="jobdesk-dispatcher")
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         backoff = self.settings.dispatch_tick_s

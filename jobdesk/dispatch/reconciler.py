@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from jobdesk.config import Settings
+from jobdesk.core.background import BackgroundLoop
 from jobdesk.dispatch.sender import Outgoing, Sender
 from jobdesk.store.jobs import JobStore
 from jobdesk.store.sql import q
@@ -36,7 +37,9 @@ class ReconcileStats:
     stale_released: int = 0
 
 
-class Reconciler:
+class Reconciler(BackgroundLoop):
+    task_name = "jobdesk-reconciler"
+
     def __init__(
         self, store: JobStore, sender: Sender, settings: Settings, on_release: object = None
     ) -> None:
@@ -45,19 +48,9 @@ class Reconciler:
         self.settings = settings
         self.stats = ReconcileStats()
         self.on_release = on_release
-        self._task: asyncio.Task[None] | None = None
         self.interval_s = 1.0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="jobdesk-reconciler")
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         while True:

@@ -33,6 +33,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from jobdesk.config import Settings
+from jobdesk.core.background import BackgroundLoop
 from jobdesk.core.errors import InvalidInput
 from jobdesk.core.prepare import Defaults
 from jobdesk.core.registry import Registry
@@ -61,7 +62,9 @@ class SchedulerStats:
     errors: int = 0  # ticks not fired because the schedule's job no longer validates
 
 
-class Scheduler:
+class Scheduler(BackgroundLoop):
+    task_name = "jobdesk-scheduler"
+
     def __init__(
         self, store: JobStore, registry: Registry, settings: Settings, interval_s: float = 0.5
     ) -> None:
@@ -70,18 +73,8 @@ class Scheduler:
         self.defaults = Defaults(settings.backoff_base_s, settings.backoff_cap_s)
         self.interval_s = interval_s
         self.stats = SchedulerStats()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="jobdesk-scheduler")
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         while True:
