@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -55,6 +56,30 @@ class StallProbe:
         now = time.perf_counter()
         self.lates.append(max(0.0, (now - self.last) * 1000 - TICK_MS))
         self.last = now
+
+
+class GcPauses:
+    """How long Python's garbage collector held the loop, per collection (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._t0 = 0.0
+        gc.callbacks.append(self.on_gc)
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((int(info.get("generation", 0)), (time.perf_counter() - self._t0) * 1000))
+
+    def summary(self) -> dict[str, Any]:
+        full = [ms for gen, ms in self.pauses if gen == 2]
+        return {
+            "collections": len(self.pauses),
+            "max_ms": round(max((ms for _, ms in self.pauses), default=0.0), 1),
+            "gen2_collections": len(full),
+            "gen2_max_ms": round(max(full, default=0.0), 1),
+        }
 
 
 def rss_mb() -> float:
@@ -97,6 +122,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         ]
         received0 = router.received
         flushes0 = model.flushes
+        gc_pauses = GcPauses()
         probe.start()
         t0 = time.perf_counter()
         await server.engine.service.create_jobs(serving.USER, serving.ORG, specs)
@@ -113,6 +139,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 "stream_stall_ms": summary(lates, 1),
                 "stalls_over_50ms": sum(1 for x in lates if x > 50),
                 "stalls_over_100ms": sum(1 for x in lates if x > 100),
+                "gc_during_stream": gc_pauses.summary(),
                 "events_received": router.received - received0,
                 # Over the stream's nominal length: the jobs report for args.seconds.
                 "events_per_s": round((router.received - received0) / args.seconds, 1),

@@ -26,6 +26,17 @@ TITLE = "CPU seconds per 1,000 no-op jobs"
 PROCESSES = 2
 
 
+def table_stats(env: BenchEnv) -> dict[str, int]:
+    """Rows inserted and updated in jobs so far, and how many updates were HOT (no index touched)."""
+    with env.connect() as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'jobs'"
+        ).fetchone()
+    assert row is not None
+    return {"inserts": int(row[0]), "updates": int(row[1]), "hot_updates": int(row[2])}
+
+
 def per_thousand(runs: list[dict[str, Any]], party: str) -> float:
     return round(median(1000 * r["cpu"][party] / r["n"] for r in runs), 4)
 
@@ -47,9 +58,19 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
             warm = min(n, 2000) if n >= 1000 else 50
             await side.run(warm)
             await asyncio.to_thread(bare_run, env, warm)
+            # Busy backends publish their table statistics when idle, within 10 s (PostgreSQL 15).
+            settle = 0.0 if quick else 11.0
+            await asyncio.sleep(settle)
+            before = table_stats(env)
             for _ in range(rounds):
                 jd.append(await side.run(n, cpu=True))
                 br.append(await asyncio.to_thread(bare_run, env, n, True))
+            await asyncio.sleep(settle)
+            after = table_stats(env)
+            jobs = n * rounds
+            result.details["row_writes_per_job"] = {
+                k: round((after[k] - before[k]) / jobs, 2) for k in ("inserts", "updates", "hot_updates")
+            }
             # One more jobdesk run, not counted above, with PostgreSQL's busy time sampled.
             profile = PgProfile(env.database_url, env.database_name).start()
             try:
@@ -80,6 +101,15 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
     result.add("total_cpu_s", "all CPU s / 1,000 jobs", jobdesk["total"], "s")
     result.add("bare_workers_cpu_s", "bare workers CPU s / 1,000 msgs", bare["workers"], "s")
     result.add("bare_total_cpu_s", "bare all CPU s / 1,000 msgs", bare["total"], "s")
+    writes = result.details["row_writes_per_job"]
+    result.add(
+        "updates_per_job",
+        "row updates per job (none HOT)"
+        if not writes["hot_updates"]
+        else f"row updates per job ({writes['hot_updates']} HOT)",
+        writes["updates"],
+        "",
+    )
     if bare["total"]:
         result.add("cpu_ratio", "jobdesk / bare CPU per job", round(jobdesk["total"] / bare["total"], 2), "x")
     return result

@@ -108,6 +108,8 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
             rest[str(c)] = r
         return rest
 
+    env.stop_workers()  # a live worker would have the dispatcher send and run what is created
+
     async def main() -> None:
         server = await serving.serve(env)
         bearer = serving.token(env)
