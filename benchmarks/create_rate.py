@@ -3,14 +3,11 @@
 The server runs in this process as `jobdesk serve` runs it (uvicorn on the
 engine's loop); the clients run in another process (benchmarks/loadgen.py),
 each a keep-alive connection sending `{"type": "bench.noop"}` back to back.
-No workers run: the jobs stay pending, so only creating is measured.
-The server as it is, then again with TCP_NODELAY set on its listening
-socket (see benchmarks/serving.py: without it every response waits ~40 ms
-for a delayed ACK). Each
+No workers run: the jobs stay pending, so only creating is measured. Each
 request authenticates its token (one query) and inserts its job (one
-autocommit INSERT with its NOTIFY). Then the same through JobsService in
-this process: `create_job` from concurrent tasks, and one `create_jobs`
-batch of 10,000.
+autocommit INSERT with its NOTIFY); the server's CPU per request is read
+too. Then the same through JobsService in this process: `create_job` from
+concurrent tasks, and one `create_jobs` batch of 10,000.
 """
 
 from __future__ import annotations
@@ -115,8 +112,6 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
         bearer = serving.token(env)
         try:
             result.details["rest"] = await rest_runs(server, bearer)
-            serving.set_nodelay(server)  # connections accepted from now on inherit it
-            result.details["rest_nodelay"] = await rest_runs(server, bearer)
             result.details["service"] = {
                 str(c): await service_concurrent(server.engine, c, duration) for c in levels
             }
@@ -125,17 +120,13 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
             await server.stop()
 
     asyncio.run(main())
-    for variant, suffix, label in (("rest", "", ""), ("rest_nodelay", "_nodelay", " +NODELAY")):
-        for c in levels:
-            r = result.details[variant][str(c)]
-            key = f"rest{suffix}_c{c}"
-            result.add(f"{key}_rps", f"POST /api/jobs{label}, {c} clients", r["requests_per_s"], "req/s")
-            result.add(
-                f"{key}_p50_ms", f"POST /api/jobs{label}, {c} clients, p50", r["latency_ms"]["p50"], "ms"
-            )
-            result.add(
-                f"{key}_p99_ms", f"POST /api/jobs{label}, {c} clients, p99", r["latency_ms"]["p99"], "ms"
-            )
+    for c in levels:
+        r = result.details["rest"][str(c)]
+        key = f"rest_c{c}"
+        result.add(f"{key}_rps", f"POST /api/jobs, {c} clients", r["requests_per_s"], "req/s")
+        result.add(f"{key}_p50_ms", f"POST /api/jobs, {c} clients, p50", r["latency_ms"]["p50"], "ms")
+        result.add(f"{key}_p99_ms", f"POST /api/jobs, {c} clients, p99", r["latency_ms"]["p99"], "ms")
+        result.add(f"{key}_cpu_ms", f"server CPU per POST, {c} clients", r["server_cpu_ms_per_request"], "ms")
     for c in levels:
         s = result.details["service"][str(c)]
         result.add(f"service_c{c}_jps", f"JobsService.create_job, {c} tasks", s["jobs_per_s"], "jobs/s")

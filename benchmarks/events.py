@@ -14,9 +14,8 @@ a client in another process, which notes each event's delay on arrival
 event's delay is also split at the start of the state write that carried it
 (the row's updated_at): before it, the throttle and the group commit; after
 it, commit, NOTIFY, LISTEN, hub and gateway. Also measured: the delay to the
-event hub in the server process (the WebSocket leg is the difference); the
-rates again with TCP_NODELAY on the gateway's socket (benchmarks/serving.py);
-and what a NOTIFY does to PostgreSQL's commit rate (notify_cost).
+event hub in the server process (the WebSocket leg is the difference), and
+what a NOTIFY does to PostgreSQL's commit rate (notify_cost).
 """
 
 from __future__ import annotations
@@ -160,7 +159,6 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
     rates = (50,) if quick else (100, 1000)
     seconds = 2.0 if quick else 10.0
     processes, threads = (1, 8) if quick else (PROCESSES, THREADS)
-    variants = (("as_is", False),) if quick else (("as_is", False), ("nodelay", True))
     result = Result(NAME, TITLE, quick=quick)
     settings = env.settings()
     result.settings = {
@@ -177,60 +175,35 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
         server = await serving.serve(env)
         bearer = serving.token(env)
         try:
-            for variant, nodelay in variants:
-                if nodelay:
-                    serving.set_nodelay(server)
-                out = {}
-                for rate in rates:
-                    out[str(rate)] = await one_rate(env, server, bearer, rate, seconds)
-                    await asyncio.sleep(0.5)
-                result.details[variant] = out
+            for rate in rates:
+                result.details[str(rate)] = await one_rate(env, server, bearer, rate, seconds)
+                await asyncio.sleep(0.5)
         finally:
             await server.stop()
 
     asyncio.run(main())
     result.details["notify_cost"] = notify_cost(env.database_url, 1.0 if quick else 3.0)
-    top = str(rates[-1])
-    for variant, label in (("as_is", ""), ("nodelay", " +NODELAY"))[: len(variants)]:
-        for rate in rates:
-            d = result.details[variant][str(rate)]
-            lat = d["ws_latency_ms"]
-            target = 50.0 if rate == 1000 and variant == "as_is" else None
-            kind = "max" if target else None
-            key = f"{variant}_{rate}"
-            result.add(f"{key}_p50_ms", f"progress -> WebSocket{label}, {rate}/s, p50", lat["p50"], "ms")
-            result.add(
-                f"{key}_p99_ms",
-                f"progress -> WebSocket{label}, {rate}/s, p99",
-                lat["p99"],
-                "ms",
-                target,
-                kind,
-            )
-            result.add(f"{key}_max_ms", f"progress -> WebSocket{label}, {rate}/s, max", lat["max"], "ms")
-            if variant == "as_is":
-                result.add(
-                    f"{key}_rate", f"events/s delivered, {rate}/s asked", d["steady_events_per_s"], "/s"
-                )
-    top_d = result.details["as_is"][top]
-    result.add(
-        f"hub_{top}_p99_ms",
-        f"progress -> server's event hub, {top}/s, p99",
-        top_d["hub_latency_ms"]["p99"],
-        "ms",
-    )
-    result.add(
-        f"to_write_{top}_p99_ms",
-        f"of which progress -> state write begins, {top}/s, p99",
-        top_d["to_write_start_ms"]["p99"],
-        "ms",
-    )
-    result.add(
-        f"after_write_{top}_p99_ms",
-        f"state write begins -> WebSocket, {top}/s, p99",
-        top_d["write_start_to_ws_ms"]["p99"],
-        "ms",
-    )
+    for rate in rates:
+        d = result.details[str(rate)]
+        lat = d["ws_latency_ms"]
+        target = 50.0 if rate == 1000 else None
+        kind = "max" if target else None
+        result.add(f"{rate}_p50_ms", f"progress -> WebSocket, {rate}/s, p50", lat["p50"], "ms")
+        result.add(f"{rate}_p99_ms", f"progress -> WebSocket, {rate}/s, p99", lat["p99"], "ms", target, kind)
+        result.add(f"{rate}_max_ms", f"progress -> WebSocket, {rate}/s, max", lat["max"], "ms")
+        result.add(f"{rate}_rate", f"events/s delivered, {rate}/s asked", d["steady_events_per_s"], "/s")
+        result.add(
+            f"{rate}_to_write_p99_ms",
+            f"of which report -> state write begins, {rate}/s, p99",
+            d["to_write_start_ms"]["p99"],
+            "ms",
+        )
+        result.add(
+            f"{rate}_after_write_p99_ms",
+            f"state write begins -> WebSocket, {rate}/s, p99",
+            d["write_start_to_ws_ms"]["p99"],
+            "ms",
+        )
     cost = result.details["notify_cost"]
     result.add("commits_per_s", "commits/s, 8 connections, no NOTIFY", cost["commits_per_s"], "/s")
     result.add(

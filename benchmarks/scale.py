@@ -5,11 +5,9 @@ realistic mix of statuses, types and organizations). Then each request is
 timed one at a time from a client process, interleaved (20 times each):
 the first page (default limit 20), filtered by status and by type, a deep
 offset, and `GET /api/jobs/stats`, with an admin's token (every job) and a
-member's (organization org-0, 40 % of the jobs). Three ways: REST as the
-server is, REST with TCP_NODELAY on its listening socket (benchmarks/
-serving.py), and JobsService called in the server's process (the database
-and service share of a request). EXPLAIN ANALYZE of the slow queries goes
-into the details.
+member's (organization org-0, 40 % of the jobs). Then 10 times each through
+JobsService in the server's process (the database and service share of a
+request). EXPLAIN ANALYZE of the queries behind them goes into the details.
 """
 
 from __future__ import annotations
@@ -115,13 +113,13 @@ def sizes(url: str) -> dict[str, Any]:
 def run(env: BenchEnv, quick: bool = False) -> Result:
     n = 5_000 if quick else 1_000_000
     count = 3 if quick else 20  # REST as the server is: the figures judged against the targets
-    count_more = 3 if quick else 10  # the two diagnostic views: +NODELAY and JobsService
+    count_more = 3 if quick else 10  # through JobsService: where a request's time goes
     deep = 1_000 if quick else 100_000
     result = Result(NAME, TITLE, quick=quick)
     result.settings = {
         "jobs": n,
         "requests_per_endpoint": count,
-        "requests_per_endpoint_nodelay_and_service": count_more,
+        "requests_per_endpoint_service": count_more,
         "deep_offset": deep,
         "paths": PATHS,
     }
@@ -144,22 +142,19 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
                 role: serving.token(env, user=f"{role}-user", org=org or "ops", admin=admin)
                 for role, (org, admin) in who.items()
             }
-            for variant in ("rest", "rest_nodelay"):
-                if variant == "rest_nodelay":
-                    serving.set_nodelay(server)  # new connections inherit it
-                for role in who:
-                    got = await serving.loadgen(
-                        env,
-                        "get",
-                        "--port",
-                        str(server.api_port),
-                        "--token",
-                        tokens[role],
-                        "--count",
-                        str(count if variant == "rest" else count_more),
-                        *paths.values(),
-                    )
-                    result.details.setdefault(variant, {})[role] = {k: got[p] for k, p in paths.items()}
+            for role in who:
+                got = await serving.loadgen(
+                    env,
+                    "get",
+                    "--port",
+                    str(server.api_port),
+                    "--token",
+                    tokens[role],
+                    "--count",
+                    str(count),
+                    *paths.values(),
+                )
+                result.details.setdefault("rest", {})[role] = {k: got[p] for k, p in paths.items()}
             for role, (org, _) in who.items():
                 result.details.setdefault("service", {})[role] = await service_timings(
                     server.engine, org, count_more, deep
@@ -174,7 +169,6 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
     for role in who:
         for key in PATHS:
             rest = result.details["rest"][role][key]
-            fast = result.details["rest_nodelay"][role][key]
             service = result.details["service"][role][key]
             target = TARGETS.get(key)
             result.add(
@@ -185,7 +179,6 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
                 target,
                 "max" if target else None,
             )
-            result.add(f"{role}_{key}_nodelay_p95_ms", f"{role}: {key} +NODELAY, p95", fast["p95"], "ms")
             result.add(
                 f"{role}_{key}_service_p95_ms", f"{role}: {key} via JobsService, p95", service["p95"], "ms"
             )

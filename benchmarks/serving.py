@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 from typing import Any
 
@@ -16,40 +15,11 @@ from jobdesk.store.db import connect_sync
 USER = ORG = "bench"
 
 
-async def serve(env: BenchEnv, nodelay: bool = False) -> Server:
-    """The server as `jobdesk serve` runs it, on free ports, with no local workers (scenarios start theirs).
-
-    `nodelay` sets TCP_NODELAY on its listening sockets, which accepted
-    connections inherit on Linux: what the server does not do itself (its
-    sockets come from socket.create_server, whose proto is 0, and asyncio
-    sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP). Without it
-    a response written in two sends (uvicorn writes the head, then the body)
-    waits for the client's delayed ACK, about 40 ms on Linux.
-    """
-    server = await start_server(
+async def serve(env: BenchEnv) -> Server:
+    """The server as `jobdesk serve` runs it, on free ports; no local workers (scenarios start theirs)."""
+    return await start_server(
         env.settings(), env.registry(), local_workers=0, host="127.0.0.1", api_port=0, ws_port=0
     )
-    if nodelay:
-        set_nodelay(server)
-    return server
-
-
-def listening_sockets(server: Server) -> list[Any]:
-    found = []
-    for http in getattr(server._http, "servers", []):
-        found.extend(http.sockets)
-    if server.gateway.server is not None:
-        found.extend(server.gateway.server.sockets)
-    return found
-
-
-def set_nodelay(server: Server) -> None:
-    for sock in listening_sockets(server):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def nodelay_state(server: Server) -> list[int]:
-    return [int(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)) for s in listening_sockets(server)]
 
 
 def token(env: BenchEnv, user: str = USER, org: str = ORG, admin: bool = False) -> str:
