@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import psutil
@@ -237,13 +238,83 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-if __name__ == "__main__":
-    import json
-    from pathlib import Path
-
-    path = (
-        Path(sys.argv[1])
-        if len(sys.argv) > 1
-        else Path(__file__).resolve().parent / "results" / "latest.json"
+def machine_markdown(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    pg = m.get("postgresql_settings") or {}
+    packages = ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)
+    commits = sorted({s["machine"]["commit"][:10] for s in doc["scenarios"].values() if s.get("machine")})
+    return "\n".join(
+        [
+            f"- {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, {m['os']}",
+            f"- Python {m['python']}; PostgreSQL {m['postgresql']} (shared_buffers {pg.get('shared_buffers')}"
+            f" x 8 kB, synchronous_commit {pg.get('synchronous_commit')}, fsync {pg.get('fsync')});"
+            f" Redis {m['redis']}",
+            f"- {packages}",
+            f"- commit {', '.join(commits)} (per scenario in latest.json), measured {m['measured_at']}",
+        ]
     )
-    print(markdown(json.loads(path.read_text())))
+
+
+def targets_markdown(doc: dict[str, Any]) -> str:
+    rows = ["| target | measured | measured / target |", "|---|---|---|"]
+    for name in doc.get("order") or list(doc["scenarios"]):
+        for f in doc["scenarios"][name]["figures"].values():
+            if f["target"] is None:
+                continue
+            sign = "≤" if f["kind"] == "max" else "≥"
+            verdict = "met" if f["met"] else "**missed**"
+            target = f"{sign} {_fmt(f['target'], f['unit'])}"
+            value = _fmt(f["value"], f["unit"])
+            rows.append(f"| {name}: {f['label']} {target} | {value} | {f['vs_target']:.2f} ({verdict}) |")
+    return "\n".join(rows)
+
+
+def contention_markdown(doc: dict[str, Any]) -> str:
+    rows = [
+        "| scenario | measured at | other test processes (before, after) | load average (1 min) |",
+        "|---|---|---|---|",
+    ]
+    for name in doc.get("order") or list(doc["scenarios"]):
+        s = doc["scenarios"][name]
+        c = s["details"].get("contention") or {}
+        b, a = c.get("before", {}), c.get("after", {})
+        others = f"{b.get('pytest_processes')}, {a.get('pytest_processes')}"
+        load = f"{(b.get('load_average') or ['?'])[0]} → {(a.get('load_average') or ['?'])[0]}"
+        rows.append(f"| {name} | {s['machine']['measured_at']} | {others} | {load} |")
+    return "\n".join(rows)
+
+
+def update_doc(path: Path, doc: dict[str, Any]) -> None:
+    """Rewrite the generated parts of a markdown file: between <!-- NAME:begin --> and <!-- NAME:end -->."""
+    text = path.read_text()
+    parts = {
+        "machine": machine_markdown(doc),
+        "figures": markdown(doc),
+        "targets": targets_markdown(doc),
+        "contention": contention_markdown(doc),
+    }
+    for name, body in parts.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin not in text:
+            raise ValueError(f"{path} has no {begin}")
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{body}\n{end}{tail}"
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.report", description="results as markdown")
+    p.add_argument(
+        "results", nargs="?", type=Path, default=Path(__file__).resolve().parent / "results" / "latest.json"
+    )
+    p.add_argument("--update-doc", type=Path, metavar="MD", help="rewrite the generated parts of this file")
+    args = p.parse_args()
+    results = json.loads(args.results.read_text())
+    if args.update_doc:
+        update_doc(args.update_doc, results)
+    else:
+        print(markdown(results))
