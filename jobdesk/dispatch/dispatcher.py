@@ -33,7 +33,6 @@ class DispatchStats:
     dispatched: int = 0
     send_failures: int = 0
     recalled: int = 0
-    last_lag_s: float = 0.0
     held: dict[str, str] = field(default_factory=dict)
 
 

@@ -14,7 +14,6 @@ import socket
 import threading
 import traceback
 import uuid
-from pathlib import Path
 from typing import Any
 
 from dramatiq import Broker, Middleware, Worker
@@ -141,7 +140,11 @@ class JobStateMiddleware(Middleware):
         base.error = error_of(exc)
         log.warning(
             "job %s (%s) attempt %d/%d failed: %s",
-            ctx.job_id, ctx.job_type, ctx.attempt, ctx.max_attempts, base.error["message"],
+            ctx.job_id,
+            ctx.job_type,
+            ctx.attempt,
+            ctx.max_attempts,
+            base.error["message"],
         )
         if ctx.attempt < ctx.max_attempts:
             base.outcome = "retry"
@@ -163,8 +166,3 @@ def run_current(job_type: str, registry: Registry) -> None:
     else:
         result = definition.handler(ctx, data)
     _current.result = result
-
-
-def data_dir(settings: Settings) -> Path:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return settings.data_dir

@@ -6,6 +6,7 @@ JobdeskError the server maps to a 4xx.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -82,7 +83,7 @@ class JobsService:
         for _ in range(3):
             existing = await self._by_idempotency_key(new.organization_id, new.idempotency_key)
             if existing is not None:
-                if existing.created_at.timestamp() > _now() - IDEMPOTENCY_WINDOW_S:
+                if existing.created_at.timestamp() > time.time() - IDEMPOTENCY_WINDOW_S:
                     return existing
                 await self.store.execute("release_idempotency_key", {"id": uuid.UUID(existing.id)})
             try:
@@ -297,12 +298,6 @@ class JobsService:
             }
             for r in rows
         ]
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def _rate(part: int, whole: int) -> float:

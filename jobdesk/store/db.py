@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -87,9 +84,3 @@ def connect_sync(url: str) -> psycopg.Connection:
         return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise unavailable(url, exc) from None
-
-
-@asynccontextmanager
-async def transaction(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection]:
-    async with pool.connection() as conn, conn.transaction():
-        yield conn

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import psycopg
-
 from jobdesk.store import sql
 from jobdesk.store.db import connect_sync, ensure_database
 
@@ -30,8 +28,3 @@ def upgrade(url: str) -> list[str]:
             conn.execute("INSERT INTO jobdesk_migrations (version) VALUES (%s)", (version,))
             applied.append(version)
     return applied
-
-
-def current_version(conn: psycopg.Connection) -> str | None:
-    row = conn.execute("SELECT max(version) AS v FROM jobdesk_migrations").fetchone()
-    return row["v"] if row else None  # type: ignore[index,call-overload]
