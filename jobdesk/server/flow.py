@@ -16,6 +16,7 @@ from jobdesk.server import schemas
 from jobdesk.server.deps import Admin, EngineDep, Principal
 from jobdesk.server.jobs import OFFSET_MAX, JobId
 from jobdesk.server.schemas import AUTH_ERRORS, BODY_ERRORS, FORBIDDEN, ErrorOut
+from jobdesk.service.flow import BATCHES_LIMIT_MAX
 from jobdesk.service.jobs import LIST_LIMIT_MAX
 
 router = APIRouter(prefix="/api", tags=["flow"], responses=AUTH_ERRORS)
@@ -32,6 +33,26 @@ _BATCH_NOT_FOUND: dict[int | str, dict[str, object]] = {
 _LIMIT_NOT_FOUND: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "no rate limit for that scope and key"}
 }
+
+
+@router.get("/batches", response_model=schemas.BatchPageOut, summary="Batches, newest first")
+async def list_batches(
+    engine: EngineDep,
+    who: Principal,
+    open: Annotated[bool, Query(description="only batches with jobs still pending or active")] = False,
+    limit: Annotated[
+        int,
+        Query(ge=1, description=f"page size, default 20; larger values are capped at {BATCHES_LIMIT_MAX}"),
+    ] = 20,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
+) -> JSONResponse:
+    """The batches of `POST /api/jobs/batch` (the token's organization's; all for an admin),
+    each summarized as `GET /api/batches/{id}` does: `{items, total, limit, offset}`.
+    `GET /api/jobs?batchId=` lists a batch's jobs."""
+    page = await engine.flow.list_batches(
+        who.scope, open_only=open, limit=min(limit, BATCHES_LIMIT_MAX), offset=offset
+    )
+    return JSONResponse(page)
 
 
 @router.get(

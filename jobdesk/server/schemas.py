@@ -175,6 +175,13 @@ class BatchSummaryOut(_Out):
     completedAt: str | None
 
 
+class BatchPageOut(_Out):
+    items: list[BatchSummaryOut]
+    total: int
+    limit: int
+    offset: int
+
+
 class DeadLettersIn(BaseModel):
     """Which failed jobs: the given `ids`, or (without them) all of the caller's, of `type` if given."""
 

@@ -14,11 +14,42 @@ from jobdesk.config import Settings
 from jobdesk.core.errors import InvalidInput, NotFound
 from jobdesk.core.jobs import JobStatus
 from jobdesk.dispatch import limits
+from jobdesk.service.extras_sql import fetch
 from jobdesk.service.jobs import JobsService, Page
 from jobdesk.store.jobs import JobStore, as_uuid
 from jobdesk.store.sql import q
 
 SCOPES = ("type", "organization")
+LIMIT_MAX = 100_000
+BATCHES_LIMIT_MAX = 500
+
+
+def validate_rate_limit(scope: str, key: str, per_second: float | None, max_concurrent: int | None) -> None:
+    """InvalidInput naming what is wrong with a limit; shared by the REST routes, the CLI and the console."""
+    if scope not in SCOPES:
+        raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    if not key or len(key) > 200:
+        raise InvalidInput("key must be 1 to 200 characters")
+    if per_second is None and max_concurrent is None:
+        raise InvalidInput("give perSecond, maxConcurrent or both")
+    if per_second is not None and not 0 < per_second <= LIMIT_MAX:
+        raise InvalidInput(f"perSecond must be above 0 and at most {LIMIT_MAX}")
+    if max_concurrent is not None and not 0 < max_concurrent <= LIMIT_MAX:
+        raise InvalidInput(f"maxConcurrent must be between 1 and {LIMIT_MAX}")
+
+
+def batch_to_api(r: dict[str, Any]) -> dict[str, Any]:
+    """A batch_summary (or list_batches) row as REST, the WebSocket and the console show it."""
+    return {
+        "id": str(r["id"]),
+        "total": r["total"],
+        "userId": r["user_id"],
+        "organizationId": r["organization_id"],
+        "byStatus": {s.value: r[s.value] for s in JobStatus},
+        "percentage": round(float(r["percentage"]), 2),
+        "createdAt": r["created_at"].isoformat(),
+        "completedAt": r["completed_at"].isoformat() if r["completed_at"] else None,
+    }
 
 
 class FlowService:
@@ -34,17 +65,22 @@ class FlowService:
         rows = await self.store.execute("batch_summary", {"id": bid, "org": organization_id}) if bid else []
         if not rows:
             raise NotFound(f"batch {batch_id} not found")
-        r = rows[0]
-        return {
-            "id": str(r["id"]),
-            "total": r["total"],
-            "userId": r["user_id"],
-            "organizationId": r["organization_id"],
-            "byStatus": {s.value: r[s.value] for s in JobStatus},
-            "percentage": round(float(r["percentage"]), 2),
-            "createdAt": r["created_at"].isoformat(),
-            "completedAt": r["completed_at"].isoformat() if r["completed_at"] else None,
-        }
+        return batch_to_api(rows[0])
+
+    async def list_batches(
+        self,
+        organization_id: str | None = None,
+        *,
+        open_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Batches newest first with their summaries: `{items, total, limit, offset}`."""
+        limit = max(1, min(limit, BATCHES_LIMIT_MAX))
+        params = {"org": organization_id, "open": open_only, "limit": limit, "offset": max(0, offset)}
+        rows = await fetch(self.store.pool, "list_batches", params)
+        total = (await fetch(self.store.pool, "count_batches", params))[0]["n"]
+        return {"items": [batch_to_api(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
     # -- dead letters -------------------------------------------------------------------
 
@@ -109,16 +145,7 @@ class FlowService:
     async def set_rate_limit(
         self, scope: str, key: str, *, per_second: float | None = None, max_concurrent: int | None = None
     ) -> dict[str, Any]:
-        if scope not in SCOPES:
-            raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-        if not key or len(key) > 200:
-            raise InvalidInput("key must be 1 to 200 characters")
-        if per_second is None and max_concurrent is None:
-            raise InvalidInput("give perSecond, maxConcurrent or both")
-        if per_second is not None and not 0 < per_second <= 100_000:
-            raise InvalidInput("perSecond must be above 0 and at most 100000")
-        if max_concurrent is not None and not 0 < max_concurrent <= 100_000:
-            raise InvalidInput("maxConcurrent must be between 1 and 100000")
+        validate_rate_limit(scope, key, per_second, max_concurrent)
         async with self.store.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO rate_limits (scope, key, per_second, max_concurrent, tokens)"

@@ -155,3 +155,34 @@ SELECT count(*) AS processes, coalesce(sum(threads), 0) AS threads,
        coalesce(sum(cardinality(current_jobs)), 0) AS busy
 FROM workers
 WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => %(dead_after)s);
+
+-- name: list_batches
+-- Batches newest first (of one organization, or all), each with its counts by
+-- status and aggregate progress as batch_summary computes them; `open` keeps
+-- only those not finished. The page is chosen before the jobs are joined, so a
+-- page costs its batches' jobs only (read through jobs_batch_idx).
+WITH b AS (
+    SELECT * FROM batches
+    WHERE (%(org)s::text IS NULL OR organization_id = %(org)s)
+      AND (NOT %(open)s OR completed_at IS NULL)
+    ORDER BY created_at DESC, id
+    LIMIT %(limit)s OFFSET %(offset)s
+)
+SELECT b.id, b.user_id, b.organization_id, b.total, b.created_at, b.completed_at,
+       count(j.id) FILTER (WHERE j.status = 'pending') AS pending,
+       count(j.id) FILTER (WHERE j.status = 'active') AS active,
+       count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
+       count(j.id) FILTER (WHERE j.status = 'failed') AS failed,
+       count(j.id) FILTER (WHERE j.status = 'cancelled') AS cancelled,
+       coalesce(sum(CASE WHEN j.status IN ('completed', 'failed', 'cancelled') THEN 100.0
+                         WHEN j.progress_total > 0
+                         THEN least(100.0, 100.0 * j.progress_current / j.progress_total)
+                         ELSE 0 END) / nullif(count(j.id), 0), 0) AS percentage
+FROM b LEFT JOIN jobs j ON j.batch_id = b.id
+GROUP BY b.id, b.user_id, b.organization_id, b.total, b.created_at, b.completed_at
+ORDER BY b.created_at DESC, b.id;
+
+-- name: count_batches
+SELECT count(*) AS n FROM batches
+WHERE (%(org)s::text IS NULL OR organization_id = %(org)s)
+  AND (NOT %(open)s OR completed_at IS NULL);
