@@ -16,7 +16,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from jobdesk.client.base import ConnectOptions, EventCallback, JobPage, JobQuery, JobsClient, JobType
+from jobdesk.client.base import (
+    BatchCallback,
+    BatchPage,
+    ConnectOptions,
+    EventCallback,
+    JobPage,
+    JobQuery,
+    JobsClient,
+    JobType,
+)
 from jobdesk.client.schema import example_from_schema
 from jobdesk.config import Settings, load_settings
 from jobdesk.core.errors import InvalidInput, ServiceUnavailable
@@ -25,6 +34,7 @@ from jobdesk.core.registry import Registry, describe, load_job_modules
 from jobdesk.service.engine import Engine
 from jobdesk.service.jobs import LIST_LIMIT_MAX, JobsService
 from jobdesk.service.local_workers import LocalWorkers
+from jobdesk.service.notifications import NotificationsService
 from jobdesk.service.schedules import SchedulesService
 
 log = logging.getLogger(__name__)
@@ -65,6 +75,7 @@ class EmbeddedClient(JobsClient):
             search=query.search,
             order=query.order,
             descending=query.descending,
+            batch_id=query.batch_id,
             limit=min(limit, LIST_LIMIT_MAX),
             offset=offset,
         )
@@ -111,6 +122,10 @@ class EmbeddedClient(JobsClient):
     async def batch(self, batch_id: str) -> dict[str, Any]:
         return await self.engine.flow.get_batch(batch_id)
 
+    async def batches(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> BatchPage:
+        page = await self.engine.flow.list_batches(None, open_only=open_only, limit=limit, offset=offset)
+        return BatchPage(page["items"], page["total"], page["limit"], page["offset"])
+
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
         page = await self.engine.flow.dead_letters(limit=min(limit, LIST_LIMIT_MAX), offset=offset)
         return JobPage(page.items, page.total, page.limit, page.offset)
@@ -130,6 +145,36 @@ class EmbeddedClient(JobsClient):
     async def remove_schedule(self, ref: str) -> dict[str, Any]:
         return (await self._schedules().remove_schedule(ref)).to_api()
 
+    async def rate_limits(self) -> list[dict[str, Any]]:
+        return await self.engine.flow.rate_limits()
+
+    async def set_rate_limit(
+        self, scope: str, key: str, *, per_second: float | None = None, max_concurrent: int | None = None
+    ) -> dict[str, Any]:
+        return await self.engine.flow.set_rate_limit(
+            scope, key, per_second=per_second, max_concurrent=max_concurrent
+        )
+
+    async def remove_rate_limit(self, scope: str, key: str) -> None:
+        await self.engine.flow.remove_rate_limit(scope, key)
+
+    async def notification_rules(self, job_type: str | None = None) -> list[dict[str, Any]]:
+        return [r.to_api() for r in await self._notifications().list_rules(None, job_type)]
+
+    async def add_notification_rule(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return (await self._notifications().add_rule(CONSOLE_ORG, spec)).to_api()
+
+    async def remove_notification_rule(self, rule_id: str) -> dict[str, Any]:
+        return (await self._notifications().remove_rule(rule_id)).to_api()
+
+    def _notifications(self) -> NotificationsService:
+        """The hosted server's rules service; rules are rows, so the engine alone can keep them too."""
+        extras = getattr(self.server, "extras", None)
+        if extras is not None:
+            service: NotificationsService = extras.notifications
+            return service
+        return NotificationsService(self.engine.store, self.engine.registry)
+
     def _schedules(self) -> SchedulesService:
         """The hosted server's SchedulesService; the engine alone runs no scheduler."""
         extras = getattr(self.server, "extras", None)
@@ -143,6 +188,13 @@ class EmbeddedClient(JobsClient):
 
     def on_resync(self, callback: Callable[[], None]) -> None:
         self.engine.hub.on_resync(callback)
+
+    def on_batch_completed(self, callback: BatchCallback) -> None:
+        def on_other(event: str, subject: str) -> None:
+            if event == "batch-completed":
+                callback(subject)
+
+        self.engine.hub.on_other(on_other)
 
     async def close(self) -> None:
         if self.server is not None:

@@ -19,6 +19,8 @@ from jobdesk.core.events import JobEvent
 from jobdesk.core.jobs import Job
 
 EventCallback = Callable[[list[JobEvent]], None]
+# Called with a batch's id once every job of it has finished.
+BatchCallback = Callable[[str], None]
 
 # Bulk actions run this many requests at once: enough to hide round trips,
 # few enough not to take every pooled connection from the dispatcher.
@@ -35,11 +37,23 @@ class JobQuery:
     search: str | None = None
     order: str = "created"
     descending: bool = True
+    # The jobs of one batch (`POST /api/jobs/batch`'s batchId).
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class JobPage:
     items: list[Job]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPage:
+    """Batch summaries ({id, total, byStatus, percentage, createdAt, completedAt, ...})."""
+
+    items: list[dict[str, Any]]
     total: int
     limit: int
     offset: int
@@ -166,6 +180,10 @@ class JobsClient(ABC):
         """{id, total, byStatus, percentage, createdAt, completedAt}."""
         raise self._lacks("batches")
 
+    async def batches(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> BatchPage:
+        """Batches newest first, each summarized as `batch()` does; `open_only`: not finished yet."""
+        raise self._lacks("batches")
+
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
         """Jobs that failed their last attempt, newest first."""
         raise self._lacks("dead letters")
@@ -190,6 +208,31 @@ class JobsClient(ABC):
         """Remove a schedule by id or name; the schedule as it was."""
         raise self._lacks("schedules")
 
+    async def rate_limits(self) -> list[dict[str, Any]]:
+        """[{scope, key, perSecond, maxConcurrent}]: `scope` is `type` or `organization`."""
+        raise self._lacks("rate limits")
+
+    async def set_rate_limit(
+        self, scope: str, key: str, *, per_second: float | None = None, max_concurrent: int | None = None
+    ) -> dict[str, Any]:
+        """Create or replace the limit of a job type or an organization; the limit as stored."""
+        raise self._lacks("rate limits")
+
+    async def remove_rate_limit(self, scope: str, key: str) -> None:
+        raise self._lacks("rate limits")
+
+    async def notification_rules(self, job_type: str | None = None) -> list[dict[str, Any]]:
+        """[{id, organizationId, jobType, channel, target, events, enabled, createdAt}]."""
+        raise self._lacks("notification rules")
+
+    async def add_notification_rule(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Add `{jobType, channel, target, events?, enabled?}` for the client's organization; the rule."""
+        raise self._lacks("notification rules")
+
+    async def remove_notification_rule(self, rule_id: str) -> dict[str, Any]:
+        """Remove a rule by id; the rule as it was."""
+        raise self._lacks("notification rules")
+
     def _lacks(self, what: str) -> ServiceUnavailable:
         return ServiceUnavailable(f"{self.endpoint or 'this connection'} does not offer {what}")
 
@@ -201,6 +244,10 @@ class JobsClient(ABC):
 
     def on_resync(self, callback: Callable[[], None]) -> None:
         """Call `callback` when events may have been missed (a reconnect): what is shown should be re-read."""
+        return None
+
+    def on_batch_completed(self, callback: BatchCallback) -> None:
+        """Call `callback` with a batch's id, once, when its last job has finished (never removed)."""
         return None
 
     @abstractmethod

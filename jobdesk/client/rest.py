@@ -15,7 +15,15 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from jobdesk.client.base import EventCallback, JobPage, JobQuery, JobsClient, JobType
+from jobdesk.client.base import (
+    BatchCallback,
+    BatchPage,
+    EventCallback,
+    JobPage,
+    JobQuery,
+    JobsClient,
+    JobType,
+)
 from jobdesk.client.schema import example_from_schema
 from jobdesk.client.wire import error_from_response, job_from_api
 from jobdesk.client.ws import EventStream
@@ -77,6 +85,8 @@ class RestClient(JobsClient):
             value = getattr(query, key)
             if value is not None:
                 params[key] = value
+        if query.batch_id is not None:
+            params["batchId"] = query.batch_id
         page = await self._call("GET", "/api/jobs", params=params)
         return JobPage([job_from_api(j) for j in page["items"]], page["total"], page["limit"], page["offset"])
 
@@ -134,6 +144,13 @@ class RestClient(JobsClient):
     async def batch(self, batch_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/api/batches/{quote(batch_id, safe='')}")
 
+    async def batches(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> BatchPage:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if open_only:
+            params["open"] = "true"
+        page = await self._call("GET", "/api/batches", params=params)
+        return BatchPage(page["items"], page["total"], page["limit"], page["offset"])
+
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
         page = await self._call("GET", "/api/dead-letters", params={"limit": limit, "offset": offset})
         return JobPage([job_from_api(j) for j in page["items"]], page["total"], page["limit"], page["offset"])
@@ -155,6 +172,28 @@ class RestClient(JobsClient):
     async def remove_schedule(self, ref: str) -> dict[str, Any]:
         return await self._call("DELETE", f"/api/schedules/{quote(ref, safe='')}")
 
+    async def rate_limits(self) -> list[dict[str, Any]]:
+        return await self._call("GET", "/api/rate-limits")
+
+    async def set_rate_limit(
+        self, scope: str, key: str, *, per_second: float | None = None, max_concurrent: int | None = None
+    ) -> dict[str, Any]:
+        body = {"perSecond": per_second, "maxConcurrent": max_concurrent}
+        return await self._call("PUT", _limit_path(scope, key), json=body)
+
+    async def remove_rate_limit(self, scope: str, key: str) -> None:
+        await self._call("DELETE", _limit_path(scope, key))
+
+    async def notification_rules(self, job_type: str | None = None) -> list[dict[str, Any]]:
+        params = {"jobType": job_type} if job_type is not None else {}
+        return await self._call("GET", "/api/notification-rules", params=params)
+
+    async def add_notification_rule(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", "/api/notification-rules", json=spec)
+
+    async def remove_notification_rule(self, rule_id: str) -> dict[str, Any]:
+        return await self._call("DELETE", f"/api/notification-rules/{quote(rule_id, safe='')}")
+
     # -- events and lifetime ----------------------------------------------------------------
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
@@ -163,6 +202,13 @@ class RestClient(JobsClient):
     def on_resync(self, callback: Callable[[], None]) -> None:
         self.events.on_resync(callback)
 
+    def on_batch_completed(self, callback: BatchCallback) -> None:
+        self.events.on_batch_completed(callback)
+
     async def close(self) -> None:
         await self.events.close()
         await self.http.aclose()
+
+
+def _limit_path(scope: str, key: str) -> str:
+    return f"/api/rate-limits/{quote(scope, safe='')}/{quote(key, safe='')}"

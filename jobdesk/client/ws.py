@@ -16,7 +16,7 @@ from collections.abc import Callable
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from jobdesk.client.base import EventCallback
+from jobdesk.client.base import BatchCallback, EventCallback
 from jobdesk.client.wire import event_from_wire
 from jobdesk.core.events import JobEvent
 
@@ -37,6 +37,7 @@ class EventStream:
         self.connected = False
         self._subscribers: list[EventCallback] = []
         self._resync: list[Callable[[], None]] = []
+        self._batches: list[BatchCallback] = []
         self._buffer: list[JobEvent] = []
         self._flush_scheduled = False
         self._task: asyncio.Task[None] | None = None
@@ -49,6 +50,9 @@ class EventStream:
 
     def on_resync(self, callback: Callable[[], None]) -> None:
         self._resync.append(callback)
+
+    def on_batch_completed(self, callback: BatchCallback) -> None:
+        self._batches.append(callback)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -95,6 +99,9 @@ class EventStream:
             if message.get("event") == "resync":
                 self._signal_resync()
                 continue
+            if message.get("event") == "batch-completed":
+                self._signal_batch(message.get("data"))
+                continue
             event = event_from_wire(message)
             if event is None:
                 continue
@@ -112,6 +119,16 @@ class EventStream:
                 fn(batch)
             except Exception:
                 log.exception("event subscriber failed")
+
+    def _signal_batch(self, summary: object) -> None:
+        batch_id = summary.get("id") if isinstance(summary, dict) else None
+        if not isinstance(batch_id, str):
+            return
+        for fn in list(self._batches):
+            try:
+                fn(batch_id)
+            except Exception:
+                log.exception("batch-completed handler failed")
 
     def _signal_resync(self) -> None:
         for fn in list(self._resync):
