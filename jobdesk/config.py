@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # about this long divided by the queue's recent job duration (see dispatch/window.py).
     dispatch_window_s: float = 0.25
     dispatch_window_max: int = 32
+    # Rounds run at most this often: under load, finishes wake the dispatcher
+    # hundreds of times a second, and one round per wake claims a job or two at
+    # the price of four queries. Gathering the wakes makes rounds claim dozens.
+    dispatch_min_gap_s: float = 0.01
     redispatch_after_s: float = 30.0
     worker_heartbeat_s: float = 2.0
     worker_dead_after_s: float = 15.0

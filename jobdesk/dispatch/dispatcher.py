@@ -53,6 +53,7 @@ class Dispatcher(BackgroundLoop):
         self._limits = False
         self._limits_at = 0.0
         self._held_at: dict[str, float] = {}
+        self._last_round = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -60,8 +61,6 @@ class Dispatcher(BackgroundLoop):
     def queues_changed(self) -> None:
         self._paused = None
         self._wake.set()
-
-
 
     async def _run(self) -> None:
         backoff = self.settings.dispatch_tick_s
@@ -73,7 +72,11 @@ class Dispatcher(BackgroundLoop):
                     await self._wake.wait()
             except TimeoutError:
                 pass
+            gap = self._last_round + self.settings.dispatch_min_gap_s - time.monotonic()
+            if gap > 0:
+                await asyncio.sleep(gap)
             self._wake.clear()
+            self._last_round = time.monotonic()
             try:
                 while await self.dispatch_once():
                     pass  # a full batch: there may be more room
@@ -110,7 +113,7 @@ class Dispatcher(BackgroundLoop):
         return self._means
 
     async def dispatch_once(self) -> bool:
-        """One round; True if some group filled a whole batch (call again)."""
+        """One round; True if some group had more room than one batch (call again)."""
         self.stats.rounds += 1
         workers = await self._live_workers()
         if not workers:
@@ -139,7 +142,9 @@ class Dispatcher(BackgroundLoop):
                 continue
             limit = min(free, self.settings.dispatch_batch_max)
             sent = await self._claim_and_send(runnable, limit)
-            more = more or sent >= limit
+            # Call again only when the batch size, not the window, stopped us:
+            # a full window has no room until jobs finish, and they wake us.
+            more = more or (sent >= limit and free > limit)
         return more
 
     async def _recall_for_priority(self, queues: list[str]) -> int:
