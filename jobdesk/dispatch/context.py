@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +64,7 @@ class WorkerJobContext(JobContext):
         self.token: int = row["dispatch_token"]
         self.row = row
         self.thread_id = threading.get_ident()
+        self.began = time.monotonic()
         self.last_progress: tuple[int, int, str | None] | None = None
         self.jobs = JobOps(pool, row["organization_id"])
         self._writer = writer

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from typing import Any
@@ -29,6 +30,7 @@ from jobdesk.core.registry import Registry
 from jobdesk.dispatch.context import WorkerJobContext
 from jobdesk.dispatch.monitor import Monitor
 from jobdesk.dispatch.writer import Finish, StateWriter
+from jobdesk.store.sql import q
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,10 @@ class JobStateMiddleware(Middleware):
     def before_process_message(self, broker: Broker, message: Any) -> None:
         assert self.writer and self.pool and self.monitor
         job_id, token = message.args
-        row = self.writer.start_job(job_id, int(token))
+        # A read, straight from this thread: cheaper and sooner than a write
+        # through the writer, which records the start without holding us up.
+        with self.pool.connection() as conn:
+            row = conn.execute(q("startable_job"), {"id": job_id, "token": int(token)}).fetchone()
         if row is None:
             # A duplicate, a stale redelivery, or a job cancelled while queued.
             raise SkipMessage(f"job {job_id} (dispatch {token}) is not startable")
@@ -105,6 +110,7 @@ class JobStateMiddleware(Middleware):
         _current.ctx = ctx
         _current.result = None
         self.monitor.add(ctx)
+        self.writer.started(job_id, ctx.token, ctx.began)
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
         _current.ctx = None
@@ -124,7 +130,13 @@ class JobStateMiddleware(Middleware):
 
     def _outcome(self, ctx: WorkerJobContext, result: Any, exc: BaseException | None) -> Finish:
         assert self.monitor
-        base = Finish(ctx.job_id, ctx.token, "completed", progress=ctx.last_progress)
+        base = Finish(
+            ctx.job_id,
+            ctx.token,
+            "completed",
+            progress=ctx.last_progress,
+            ran_for_s=time.monotonic() - ctx.began,
+        )
         if exc is None:
             self.monitor.counters.processed += 1
             base.result = result

@@ -1,12 +1,19 @@
 """Group commit of a worker process's state writes.
 
 Every worker thread hands its writes (start, progress, finish) to one writer
-thread, which applies whatever has queued up in one transaction and one
-round trip, then immediately the next batch. Under load a batch holds many
-jobs; when idle a write goes out alone at once. Starts and finishes wait for
-their commit (a message is acked only after its job's outcome is durable);
-progress does not wait and is coalesced per job, the latest value winning,
-at most once per `progress_interval_s` per job (the first at once).
+thread, which applies whatever has queued up in one transaction, then
+immediately the next batch. Under load a batch holds many jobs; when idle a
+write goes out alone at once.
+
+Only finishes wait for their commit: a message is acked only after its job's
+outcome is durable. A start does not hold up the handler (the worker checked
+the job with a read before running it); when the job finishes before its
+start was taken, the two become one row update, which is what keeps short
+jobs at two writes each (claim, finish) instead of three. Batches without a
+finish commit without waiting for the disk: losing one in a crash of
+PostgreSQL leaves the job dispatched, and the reconciler runs it again.
+Progress is coalesced per job, the latest value winning, at most once per
+`progress_interval_s` per job (the first at once).
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ class Finish:
     error: dict[str, Any] | None = None
     delay_s: float | None = None
     progress: tuple[int, int, str | None] | None = None
+    # how long the handler ran, to record the start when it was never written alone
+    ran_for_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -54,7 +63,8 @@ class StateWriter:
         self.worker_id = worker_id
         self.progress_interval_s = progress_interval_s
         self._cond = threading.Condition()
-        self._starts: list[tuple[str, int, Future[dict[str, Any] | None]]] = []
+        # job id -> (token, monotonic time the handler began)
+        self._starts: dict[str, tuple[int, float]] = {}
         self._finishes: list[tuple[Finish, Future[None]]] = []
         self._progress: dict[str, _Progress] = {}
         self._last_progress: dict[str, float] = {}
@@ -77,13 +87,11 @@ class StateWriter:
 
     # -- called from worker threads -------------------------------------------------
 
-    def start_job(self, job_id: str, token: int) -> dict[str, Any] | None:
-        """Mark the job active; its row, or None if this message must not run it."""
-        fut: Future[dict[str, Any] | None] = Future()
+    def started(self, job_id: str, token: int, began: float) -> None:
+        """Record, without waiting, that a checked job began at `began` (monotonic)."""
         with self._cond:
-            self._starts.append((job_id, token, fut))
+            self._starts[job_id] = (token, began)
             self._cond.notify()
-        return fut.result()
 
     def progress(self, job_id: str, token: int, current: int, total: int, message: str | None) -> None:
         now = time.monotonic()
@@ -111,8 +119,12 @@ class StateWriter:
                 now = time.monotonic()
                 due = [(k, p) for k, p in self._progress.items() if p.due <= now]
                 if self._starts or self._finishes or due:
-                    starts, self._starts = self._starts, []
                     finishes, self._finishes = self._finishes, []
+                    # A start whose finish is already here is written by the finish.
+                    for f, _ in finishes:
+                        self._starts.pop(f.job_id, None)
+                    starts = [(j, t, now - began) for j, (t, began) in self._starts.items()]
+                    self._starts = {}
                     for k, _ in due:
                         del self._progress[k]
                         self._last_progress[k] = now
@@ -140,8 +152,7 @@ class StateWriter:
                     delay = min(delay * 2, 5.0)
                     self._reconnect()
                 except Exception as exc:  # a bug: fail the waiters rather than hang them
-                    for *_, fut in starts:
-                        fut.set_exception(exc)
+                    log.exception("state write failed")
                     for _, fut in finishes:
                         fut.set_exception(exc)
                     break
@@ -157,18 +168,19 @@ class StateWriter:
     def _apply(self, starts: list, finishes: list, progress: list[tuple[str, _Progress]]) -> None:
         conn = self._conn
         assert conn is not None
-        started: dict[str, dict[str, Any]] = {}
         with conn.transaction():
+            if not finishes:
+                conn.execute("SET LOCAL synchronous_commit = off")
             if starts:
-                rows = conn.execute(
+                conn.execute(
                     q("start_jobs"),
                     {
                         "ids": [uuid.UUID(j) for j, _, _ in starts],
                         "tokens": [t for _, t, _ in starts],
+                        "ages": [a for _, _, a in starts],
                         "worker_id": self.worker_id,
                     },
-                ).fetchall()
-                started = {str(r["id"]): r for r in rows}
+                )
             if progress:
                 conn.execute(
                     q("progress_jobs"),
@@ -182,16 +194,13 @@ class StateWriter:
                 )
             if finishes:
                 items = [f for f, _ in finishes]
-                conn.execute(q("finish_jobs"), _finish_params(items))
+                conn.execute(q("finish_jobs"), _finish_params(items, self.worker_id))
         self.batches += 1
-        for job_id, token, fut in starts:
-            row = started.get(job_id)
-            fut.set_result(row if row is not None and row["dispatch_token"] == token else None)
         for _, fut in finishes:
             fut.set_result(None)
 
 
-def _finish_params(items: list[Finish]) -> dict[str, Any]:
+def _finish_params(items: list[Finish], worker_id: str) -> dict[str, Any]:
     def js(value: Any) -> str | None:
         return None if value is None else json.dumps(value, default=str)
 
@@ -205,4 +214,6 @@ def _finish_params(items: list[Finish]) -> dict[str, Any]:
         "currents": [f.progress[0] if f.progress else None for f in items],
         "totals": [f.progress[1] if f.progress else None for f in items],
         "messages": [f.progress[2] if f.progress else None for f in items],
+        "ran_for": [f.ran_for_s for f in items],
+        "worker_id": worker_id,
     }

@@ -57,22 +57,32 @@ FROM jobs
 WHERE completed_at > now() - interval '30 seconds' AND started_at IS NOT NULL
 GROUP BY queue;
 
+-- name: startable_job
+-- A worker's check before it runs a message: only the latest dispatch of a job
+-- still pending runs, so duplicates, stale redeliveries and jobs cancelled
+-- while queued do nothing. A read: the start itself is recorded afterwards,
+-- without making the handler wait (start_jobs), or together with the finish.
+SELECT id, type, name, data, attempts + 1 AS attempts, max_attempts, backoff_base_ms,
+       backoff_cap_ms, dispatch_token, progress_total, priority, user_id, organization_id
+FROM jobs
+WHERE id = %(id)s AND dispatch_token = %(token)s AND status = 'pending';
+
 -- name: start_jobs
--- A worker takes the jobs its messages name: only if the token matches the
--- latest dispatch and the job is still pending, so duplicates do nothing.
+-- Record that jobs are running here: only if the token matches the latest
+-- dispatch and the job is still pending (a cancel may have come first).
+-- started_at is computed here from how long ago the handler began, so a
+-- worker's clock never skews it against completed_at.
 WITH r AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::int[]) AS r(id, token)
+    SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::int[], %(ages)s::float8[]) AS r(id, token, age_s)
 ), u AS (
     UPDATE jobs j
-    SET status = 'active', started_at = now(), updated_at = now(),
+    SET status = 'active', started_at = now() - make_interval(secs => r.age_s), updated_at = now(),
         attempts = j.attempts + 1, worker_id = %(worker_id)s, progress_current = 0
     FROM r
     WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'pending'
-    RETURNING j.id, j.type, j.name, j.data, j.attempts, j.max_attempts, j.backoff_base_ms,
-              j.backoff_cap_ms, j.dispatch_token, j.progress_total, j.priority, j.user_id,
-              j.organization_id
+    RETURNING j.id
 )
-SELECT u.*, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
+SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
 
 -- name: progress_jobs
 WITH r AS (
@@ -90,11 +100,14 @@ SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
 
 -- name: finish_jobs
 -- outcome: completed | failed | cancelled | retry (back to pending at run_at).
+-- A job still pending with the message's token ran so briefly that its start
+-- was never written on its own: this write records the start too.
 WITH r AS (
     SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::int[], %(outcomes)s::text[],
                          %(results)s::jsonb[], %(errors)s::jsonb[], %(delays)s::float8[],
-                         %(currents)s::bigint[], %(totals)s::bigint[], %(messages)s::text[])
-             AS r(id, token, outcome, result, error, delay_s, cur, tot, msg)
+                         %(currents)s::bigint[], %(totals)s::bigint[], %(messages)s::text[],
+                         %(ran_for)s::float8[])
+             AS r(id, token, outcome, result, error, delay_s, cur, tot, msg, ran_for_s)
 ), u AS (
     UPDATE jobs j
     SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
@@ -105,15 +118,22 @@ WITH r AS (
                       ELSE now() + make_interval(secs => r.delay_s) END,
         cancel_requested_at = CASE WHEN r.outcome = 'retry' THEN NULL ELSE j.cancel_requested_at END,
         dispatched_at = NULL,
+        attempts = j.attempts + (j.status = 'pending')::int,
+        started_at = CASE WHEN j.status = 'pending' THEN now() - make_interval(secs => r.ran_for_s)
+                          ELSE j.started_at END,
+        worker_id = CASE WHEN j.status = 'pending' THEN %(worker_id)s ELSE j.worker_id END,
         progress_current = COALESCE(r.cur, j.progress_current),
         progress_total = COALESCE(r.tot, j.progress_total),
         progress_message = COALESCE(r.msg, j.progress_message),
         updated_at = now(),
         attempt_log = j.attempt_log || jsonb_build_array(jsonb_build_object(
-            'attempt', j.attempts, 'worker', j.worker_id, 'startedAt', j.started_at,
+            'attempt', j.attempts + (j.status = 'pending')::int,
+            'worker', CASE WHEN j.status = 'pending' THEN %(worker_id)s ELSE j.worker_id END,
+            'startedAt', CASE WHEN j.status = 'pending' THEN now() - make_interval(secs => r.ran_for_s)
+                              ELSE j.started_at END,
             'endedAt', now(), 'outcome', r.outcome, 'error', r.error -> 'message'))
     FROM r
-    WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'active'
+    WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status IN ('pending', 'active')
     RETURNING j.id, j.status
 )
 SELECT u.id, u.status,
@@ -177,7 +197,9 @@ WITH u AS (
 SELECT u.*, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
 
 -- name: cancel_requested_among
-SELECT id FROM jobs WHERE id = ANY(%(ids)s) AND cancel_requested_at IS NOT NULL;
+-- Asked to stop while running, or cancelled as pending before its start was recorded.
+SELECT id FROM jobs
+WHERE id = ANY(%(ids)s) AND (cancel_requested_at IS NOT NULL OR status = 'cancelled');
 
 -- name: orphaned_active
 -- Active jobs whose worker stopped heart-beating (or never registered).
