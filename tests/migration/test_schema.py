@@ -25,6 +25,15 @@ CATALOG = {
         FROM pg_constraint WHERE connamespace = 'public'::regnamespace
           AND conrelid::regclass::text <> 'jobdesk_migrations'
         ORDER BY 1, 2""",
+    "triggers": """
+        SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger
+        WHERE NOT tgisinternal ORDER BY 1, 2""",
+    "functions": """
+        SELECT proname, pg_get_function_identity_arguments(oid), provolatile, md5(prosrc)
+        FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1, 2""",
+    "storage": """
+        SELECT relname, reloptions FROM pg_class
+        WHERE relnamespace = 'public'::regnamespace AND reloptions IS NOT NULL ORDER BY 1""",
 }
 
 
