@@ -24,6 +24,7 @@ from jobdesk.dispatch.sender import Sender
 from jobdesk.service.events import EventHub
 from jobdesk.service.flow import FlowService
 from jobdesk.service.jobs import JobsService
+from jobdesk.service.rollup import RollupCompactor
 from jobdesk.store import migrate
 from jobdesk.store.db import open_pool
 from jobdesk.store.jobs import JobStore
@@ -48,6 +49,8 @@ class Engine:
     sender: Sender
     dispatcher: Dispatcher | None
     reconciler: Reconciler | None
+    # Keeps the job-count rollup's delta table short (a server's job, like the reconciler's).
+    compactor: RollupCompactor | None = None
 
     @classmethod
     async def start(cls, settings: Settings, registry: Registry, *, dispatch: bool = True) -> Engine:
@@ -59,22 +62,26 @@ class Engine:
         service = JobsService(store, registry, settings)
         hub = EventHub(store, settings.database_url)
         sender = Sender(settings.redis, settings.namespace)
-        dispatcher = reconciler = None
+        dispatcher = reconciler = compactor = None
         if dispatch:
             dispatcher = Dispatcher(store, sender, settings)
             reconciler = Reconciler(store, sender, settings, on_release=dispatcher.wake)
+            compactor = RollupCompactor(store)
             hub.on_notifications(lambda batch: _wake_on(dispatcher, batch))
             hub.on_other(lambda event, _: dispatcher.queues_changed() if event == "queue-update" else None)
             hub.on_resync(dispatcher.wake)
         await hub.start()
-        if dispatcher and reconciler:
+        if dispatcher and reconciler and compactor:
             dispatcher.start()
             reconciler.start()
+            compactor.start()
         flow = FlowService(service, settings)
-        return cls(settings, registry, pool, store, service, flow, hub, sender, dispatcher, reconciler)
+        return cls(
+            settings, registry, pool, store, service, flow, hub, sender, dispatcher, reconciler, compactor
+        )
 
     async def stop(self) -> None:
-        for part in (self.reconciler, self.dispatcher):
+        for part in (self.compactor, self.reconciler, self.dispatcher):
             if part is not None:
                 await part.stop()
         await self.hub.stop()

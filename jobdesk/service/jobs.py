@@ -6,9 +6,13 @@ JobdeskError the server maps to a 4xx.
 
 from __future__ import annotations
 
+import base64
+import json
+import math
 import time
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -24,7 +28,7 @@ from jobdesk.core.jobs import TERMINAL, Job, JobStatus
 from jobdesk.core.prepare import Defaults, NewJob, prepare
 from jobdesk.core.registry import Registry
 from jobdesk.core.spec import JobSpec
-from jobdesk.store.jobs import ORDERS, JobStore, ListFilter, as_uuid
+from jobdesk.store.jobs import ORDER_TYPES, ORDERS, JobStore, ListFilter, as_uuid
 from jobdesk.store.rows import row_to_job
 from jobdesk.store.sql import q
 
@@ -39,6 +43,8 @@ class Page:
     total: int
     limit: int
     offset: int
+    # Where the next page starts (pass it as `cursor`); None when no row follows this page.
+    next_cursor: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -46,7 +52,44 @@ class Page:
             "total": self.total,
             "limit": self.limit,
             "offset": self.offset,
+            "nextCursor": self.next_cursor,
         }
+
+
+def encode_cursor(order: str, descending: bool, key: Any, job_id: uuid.UUID) -> str:
+    """An opaque keyset position: the order, its direction, the last row's order key and id."""
+    value = key.isoformat() if isinstance(key, datetime) else key
+    raw = json.dumps([order, descending, value, str(job_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: str, descending: bool) -> tuple[Any, uuid.UUID]:
+    """The (order key, id) a cursor names, checked against the list's order; InvalidInput if it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        c_order, c_descending, value, job_id = json.loads(raw)
+        key = _cursor_key(ORDER_TYPES[order], value)
+        jid = uuid.UUID(job_id)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise InvalidInput("cursor is not one this server gave out") from None
+    if (c_order, c_descending) != (order, descending):
+        raise InvalidInput(
+            f"cursor belongs to order={c_order} descending={str(c_descending).lower()}; "
+            "ask with the same order, or start again without a cursor"
+        )
+    return key, jid
+
+
+def _cursor_key(sql_type: str, value: Any) -> Any:
+    if sql_type == "timestamptz" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if sql_type == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if sql_type == "float8" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if sql_type == "text" and isinstance(value, str):
+        return value
+    raise ValueError(f"not a {sql_type}")
 
 
 class JobsService:
@@ -170,7 +213,17 @@ class JobsService:
         offset: int = 0,
         order: str = "created",
         descending: bool = True,
+        cursor: str | None = None,
     ) -> Page:
+        """A page of jobs and the filter's total.
+
+        Pages come by `offset` or, faster at any depth, by `cursor`: the
+        `next_cursor` of the page before (keyset pagination, in the same order).
+        Walking a list by cursor gives every row that existed when the walk
+        began exactly once, however many jobs are created meanwhile (with the
+        default order, by creation; in an order by a changing field a row that
+        changes may move past the cursor).
+        """
         if status is not None and status not in JobStatus.__members__.values():
             allowed = ", ".join(s.value for s in JobStatus)
             raise InvalidInput(f"status must be one of {allowed}, not {status!r}")
@@ -180,9 +233,15 @@ class JobsService:
             raise InvalidInput("offset must not be negative")
         if order not in ORDERS:
             raise InvalidInput(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+        after = None
+        if cursor is not None:
+            if offset:
+                raise InvalidInput("give a cursor or an offset, not both")
+            after = decode_cursor(cursor, order, descending)
         where = ListFilter(organization_id, type, status, queue, search, parent_id, batch_id, limit, offset)
-        items, total = await self.store.list(replace(where, order=order, descending=descending))
-        return Page(items, total, limit, offset)
+        got = await self.store.list(replace(where, order=order, descending=descending, after=after))
+        next_cursor = encode_cursor(order, descending, *got.last_key) if got.last_key else None
+        return Page(got.items, got.total, limit, offset, next_cursor)
 
     # -- change -----------------------------------------------------------------------
 
@@ -222,6 +281,13 @@ class JobsService:
     # -- statistics ---------------------------------------------------------------------
 
     async def stats(self, organization_id: str | None = None) -> dict[str, Any]:
+        """Counts by status and type, and run times of the last 24 hours' completed jobs.
+
+        Both come from the rollup PostgreSQL keeps (migration 0005), not from
+        the jobs table: the counts are exact; the average run time is exact and
+        the p95 is read from a histogram of 8 buckets per doubling, so within
+        9 % of the exact percentile.
+        """
         counts = await self.store.execute("stats_counts", {"org": organization_id})
         by_status = {s.value: 0 for s in JobStatus}
         by_type: dict[str, dict[str, int]] = {}
@@ -232,15 +298,16 @@ class JobsService:
             t["total"] += r["n"]
         total = sum(by_status.values())
         finished = sum(by_status[s.value] for s in TERMINAL)
-        (durations,) = await self.store.execute("stats_durations", {"org": organization_id}) or [{}]
+        buckets = await self.store.execute("stats_durations", {"org": organization_id})
+        avg_s, p95_s = duration_stats([(r["bucket"], r["n"], r["sum_us"]) for r in buckets])
         return {
             "total": total,
             "byStatus": by_status,
             "byType": by_type,
             "successRate": _rate(by_status["completed"], finished),
             "failureRate": _rate(by_status["failed"], finished),
-            "averageDurationSeconds": _round(durations.get("avg_s")),
-            "p95DurationSeconds": _round(durations.get("p95_s")),
+            "averageDurationSeconds": _round(avg_s),
+            "p95DurationSeconds": _round(p95_s),
         }
 
     async def throughput(self, organization_id: str | None = None, minutes: int = 60) -> list[dict[str, Any]]:
@@ -298,6 +365,38 @@ class JobsService:
             }
             for r in rows
         ]
+
+
+# The rollup's run-time histogram: bucket b holds run times in [2^(b/8), 2^((b+1)/8)) microseconds.
+BUCKETS_PER_DOUBLING = 8
+
+
+def duration_stats(buckets: list[tuple[int, int, int]]) -> tuple[float | None, float | None]:
+    """(average, p95) in seconds from (bucket, count, sum of microseconds) rows; Nones for no rows.
+
+    The average is exact. The p95 follows percentile_cont(0.95): the values at
+    the two ranks around 95 % of the way, interpolated. Each is estimated in its
+    bucket as if the bucket's run times were spread evenly on a log scale, so at
+    most one bucket (9 %) from the true value.
+    """
+    rows = sorted((b, n, s) for b, n, s in buckets if n > 0)
+    count = sum(n for _, n, _ in rows)
+    if not count:
+        return None, None
+    avg = sum(s for _, _, s in rows) / count / 1e6
+
+    def at(rank: int) -> float:
+        seen = 0
+        for bucket, n, _ in rows:
+            if rank < seen + n:
+                return float(2 ** ((bucket + (rank - seen + 0.5) / n) / BUCKETS_PER_DOUBLING) / 1e6)
+            seen += n
+        raise AssertionError("rank beyond the histogram")
+
+    rank = 0.95 * (count - 1)
+    lo = math.floor(rank)
+    low, high = at(lo), at(min(lo + 1, count - 1))
+    return avg, low + (high - low) * (rank - lo)
 
 
 def _rate(part: int, whole: int) -> float:

@@ -63,6 +63,21 @@ class ListFilter:
     offset: int = 0
     order: str = "created"
     descending: bool = True
+    # Keyset pagination: only rows after this (order key, id) in the list's order.
+    after: tuple[Any, uuid.UUID] | None = None
+
+    @property
+    def counted_by_rollup(self) -> bool:
+        """True when the job-count rollup (migration 0005) answers this filter's total."""
+        return not self.search and self.parent_id is None and self.batch_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    items: list[Job]
+    total: int
+    # (order key, id) of the last item when more rows follow it, for the next page's `after`.
+    last_key: tuple[Any, uuid.UUID] | None
 
 
 # What a list may be ordered by: fixed expressions, never text from a caller.
@@ -77,6 +92,20 @@ ORDERS: dict[str, str] = {
     "priority": "priority",
     "attempts": "attempts",
     "progress": "COALESCE(progress_current::float8 / NULLIF(progress_total, 0), 0)",
+}
+
+
+# The SQL type of each order's key, for a keyset position sent back by a client.
+ORDER_TYPES: dict[str, str] = {
+    "created": "timestamptz",
+    "updated": "timestamptz",
+    "name": "text",
+    "type": "text",
+    "queue": "text",
+    "status": "text",
+    "priority": "integer",
+    "attempts": "integer",
+    "progress": "float8",
 }
 
 
@@ -128,17 +157,18 @@ class JobStore:
             rows = await cur.fetchall()
         return [row_to_job(r) for r in rows]
 
-    async def list(self, f: ListFilter) -> tuple[list[Job], int]:
-        where, params = _where(f)
-        direction = pgsql.SQL("DESC" if f.descending else "ASC")
-        query = pgsql.SQL(
-            "SELECT * FROM jobs WHERE {w} ORDER BY {o} {d}, id {d} LIMIT %s OFFSET %s"
-        ).format(w=where, o=pgsql.SQL(ORDERS[f.order]), d=direction)
-        count = pgsql.SQL("SELECT count(*) AS n FROM jobs WHERE {w}").format(w=where)
+    async def list(self, f: ListFilter) -> ListResult:
+        """A page in the filter's order, the filter's total, and where the next page starts."""
+        page, page_params = page_query(f)
+        count, count_params = count_query(f)
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(query, [*params, f.limit, f.offset])).fetchall()
-            total = (await (await conn.execute(count, params)).fetchone() or {"n": 0})["n"]
-        return [row_to_job(r) for r in rows], total
+            rows = await (await conn.execute(page, page_params)).fetchall()
+            row = await (await conn.execute(count, count_params)).fetchone()
+        total = int(row["n"]) if row else 0
+        more = len(rows) > f.limit
+        rows = rows[: f.limit]
+        last_key = (rows[-1]["_order_key"], rows[-1]["id"]) if more else None
+        return ListResult([row_to_job(r) for r in rows], total, last_key)
 
     async def run_one(self, name: str, params: dict[str, Any]) -> Job | None:
         """Run a named single-row state change; the job after it, or None if it did not apply."""
@@ -150,6 +180,41 @@ class JobStore:
         async with self.pool.connection() as conn:
             cur = await conn.execute(q(name), params)
             return await cur.fetchall() if cur.description else []
+
+
+def page_query(f: ListFilter) -> tuple[pgsql.Composable, list[Any]]:
+    """The page's query: one row more than the page (whether another follows), each with its order key."""
+    where, params = _where(f)
+    order = pgsql.SQL(ORDERS[f.order])
+    direction = pgsql.SQL("DESC" if f.descending else "ASC")
+    if f.after is not None:
+        # The row comparison is the exact position; the plain one lets the order's index start there.
+        where = pgsql.SQL("{w} AND {o} {op}= %s::{t} AND ({o}, id) {op} (%s::{t}, %s::uuid)").format(
+            w=where,
+            o=order,
+            op=pgsql.SQL("<" if f.descending else ">"),
+            t=pgsql.SQL(ORDER_TYPES[f.order]),
+        )
+        key, after_id = f.after
+        params = [*params, key, key, after_id]
+    query = pgsql.SQL(
+        "SELECT *, {o} AS _order_key FROM jobs WHERE {w} ORDER BY {o} {d}, id {d} LIMIT %s OFFSET %s"
+    ).format(w=where, o=order, d=direction)
+    return query, [*params, f.limit + 1, f.offset]
+
+
+def count_query(f: ListFilter) -> tuple[pgsql.Composable, dict[str, Any] | list[Any]]:
+    """The filter's total: from the job-count rollup (migration 0005) when the filter is made only
+    of organization, type, queue and status (a few hundred rows read), else an exact count(*)."""
+    if f.counted_by_rollup:
+        return pgsql.SQL(q("count_jobs")), {
+            "org": f.organization_id,
+            "type": f.type,
+            "queue": f.queue,
+            "status": f.status,
+        }
+    where, params = _where(f)
+    return pgsql.SQL("SELECT count(*) AS n FROM jobs WHERE {w}").format(w=where), params
 
 
 def _where(f: ListFilter) -> tuple[pgsql.Composable, list[Any]]:

@@ -274,17 +274,46 @@ WHERE status IN ('completed', 'failed', 'cancelled')
   AND parent_id IS NULL;
 
 -- name: stats_counts
-SELECT status, type, count(*) AS n FROM jobs
+-- From the job-count rollup (migration 0005): totals plus the deltas not yet folded in.
+SELECT status, type, sum(n)::bigint AS n FROM (
+    SELECT organization_id, type, status, n FROM job_counts
+    UNION ALL
+    SELECT organization_id, type, status, n FROM job_count_deltas
+) c
 WHERE (%(org)s::text IS NULL OR organization_id = %(org)s)
-GROUP BY status, type;
+GROUP BY status, type
+HAVING sum(n) <> 0;
 
 -- name: stats_durations
-SELECT avg(extract(epoch FROM completed_at - started_at)) AS avg_s,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at)) AS p95_s
-FROM jobs
-WHERE status = 'completed' AND started_at IS NOT NULL
-  AND completed_at > now() - interval '24 hours'
-  AND (%(org)s::text IS NULL OR organization_id = %(org)s);
+-- Run times of the jobs completed in the last 24 hours, counted by hour of
+-- completion (the current hour and the 24 before it), as the histogram the
+-- rollup keeps (migration 0005): per bucket, how many and their sum.
+SELECT bucket, sum(n)::bigint AS n, sum(sum_us)::bigint AS sum_us FROM (
+    SELECT organization_id, hour, bucket, n, sum_us FROM job_durations
+    UNION ALL
+    SELECT organization_id, hour, bucket, n, sum_us FROM job_duration_deltas
+) d
+WHERE hour >= floor(extract(epoch FROM now()) / 3600)::integer - 24
+  AND (%(org)s::text IS NULL OR organization_id = %(org)s)
+GROUP BY bucket
+HAVING sum(n) > 0
+ORDER BY bucket;
+
+-- name: count_jobs
+-- A list's total from the job-count rollup (migration 0005); a NULL filter means any.
+SELECT COALESCE(sum(n), 0)::bigint AS n FROM (
+    SELECT organization_id, type, queue, status, n FROM job_counts
+    UNION ALL
+    SELECT organization_id, type, queue, status, n FROM job_count_deltas
+) c
+WHERE (%(org)s::text IS NULL OR organization_id = %(org)s)
+  AND (%(type)s::text IS NULL OR type = %(type)s)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+  AND (%(status)s::text IS NULL OR status = %(status)s);
+
+-- name: compact_job_counts
+-- Fold the rollup's deltas into its totals (one server at a time; -1 when another is at it).
+SELECT jobs_rollup_compact() AS folded;
 
 -- name: throughput_by_minute
 -- Finished jobs per minute over a recent window (the console's chart); served by jobs_completed_idx.
@@ -297,10 +326,16 @@ GROUP BY 1, 2
 ORDER BY 1;
 
 -- name: queue_counts
-SELECT queue, status, count(*) AS n FROM jobs
+-- From the job-count rollup (migration 0005).
+SELECT queue, status, sum(n)::bigint AS n FROM (
+    SELECT organization_id, queue, status, n FROM job_counts
+    UNION ALL
+    SELECT organization_id, queue, status, n FROM job_count_deltas
+) c
 WHERE (%(org)s::text IS NULL OR organization_id = %(org)s)
   AND status IN ('pending', 'active', 'failed')
-GROUP BY queue, status;
+GROUP BY queue, status
+HAVING sum(n) <> 0;
 
 -- name: set_queue_paused
 WITH u AS (
