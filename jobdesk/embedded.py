@@ -66,7 +66,9 @@ class EmbeddedClient(JobsClient):
     def service(self) -> JobsService:
         return self.engine.service
 
-    async def list_jobs(self, query: JobQuery, *, limit: int = 100, offset: int = 0) -> JobPage:
+    async def list_jobs(
+        self, query: JobQuery, *, limit: int = 100, offset: int = 0, cursor: str | None = None
+    ) -> JobPage:
         page = await self.service.list_jobs(
             None,
             type=query.type,
@@ -78,8 +80,9 @@ class EmbeddedClient(JobsClient):
             batch_id=query.batch_id,
             limit=min(limit, LIST_LIMIT_MAX),
             offset=offset,
+            cursor=cursor,
         )
-        return JobPage(page.items, page.total, page.limit, page.offset)
+        return JobPage(page.items, page.total, page.limit, page.offset, page.next_cursor)
 
     async def get_job(self, job_id: str) -> Job:
         return await self.service.get_job(job_id)

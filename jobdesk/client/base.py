@@ -47,6 +47,8 @@ class JobPage:
     total: int
     limit: int
     offset: int
+    # Pass as `cursor` for the page after this one (same query); None when none follows.
+    next_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,10 @@ class JobsClient(ABC):
     # -- jobs ---------------------------------------------------------------------------
 
     @abstractmethod
-    async def list_jobs(self, query: JobQuery, *, limit: int = 100, offset: int = 0) -> JobPage: ...
+    async def list_jobs(
+        self, query: JobQuery, *, limit: int = 100, offset: int = 0, cursor: str | None = None
+    ) -> JobPage:
+        """A page of jobs: by `offset`, or (fast at any depth) after the `next_cursor` of the page before."""
 
     @abstractmethod
     async def get_job(self, job_id: str) -> Job: ...

@@ -74,13 +74,17 @@ class RestClient(JobsClient):
 
     # -- jobs -----------------------------------------------------------------------------
 
-    async def list_jobs(self, query: JobQuery, *, limit: int = 100, offset: int = 0) -> JobPage:
+    async def list_jobs(
+        self, query: JobQuery, *, limit: int = 100, offset: int = 0, cursor: str | None = None
+    ) -> JobPage:
         params: dict[str, Any] = {
             "limit": limit,
             "offset": offset,
             "order": query.order,
             "descending": "true" if query.descending else "false",
         }
+        if cursor is not None:
+            params["cursor"] = cursor
         for key in ("type", "status", "queue", "search"):
             value = getattr(query, key)
             if value is not None:
@@ -88,7 +92,13 @@ class RestClient(JobsClient):
         if query.batch_id is not None:
             params["batchId"] = query.batch_id
         page = await self._call("GET", "/api/jobs", params=params)
-        return JobPage([job_from_api(j) for j in page["items"]], page["total"], page["limit"], page["offset"])
+        return JobPage(
+            [job_from_api(j) for j in page["items"]],
+            page["total"],
+            page["limit"],
+            page["offset"],
+            page.get("nextCursor"),  # absent from servers before keyset pagination
+        )
 
     async def get_job(self, job_id: str) -> Job:
         return job_from_api(await self._call("GET", f"/api/jobs/{quote(job_id, safe='')}"))

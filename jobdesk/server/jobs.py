@@ -103,8 +103,21 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
     order: Order = Order("created"),
     descending: bool = True,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=1000,
+            description="the previous page's `nextCursor` (same order): fast at any depth; not with offset",
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """A member's token lists its organization's jobs; an admin's lists all."""
+    """A member's token lists its organization's jobs; an admin's lists all.
+
+    Page by `offset`, or by `cursor`: each page's `nextCursor` names where the
+    next one starts (keyset pagination), costs the same at any depth, and never
+    repeats or skips a job while new ones are created. `total` counts the whole
+    filter, whatever the page.
+    """
     page = await engine.service.list_jobs(
         who.scope,
         type=type,
@@ -118,6 +131,7 @@ async def list_jobs(
         offset=offset,
         order=order.value,
         descending=descending,
+        cursor=cursor,
     )
     return JSONResponse(page.to_api())
 

@@ -73,6 +73,9 @@ class PageOut(_Out):
     total: int
     limit: int
     offset: int
+    nextCursor: str | None = Field(
+        None, description="pass as `cursor` for the next page in the same order; null when none follows"
+    )
 
 
 class BatchIn(BaseModel):
