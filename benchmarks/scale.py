@@ -4,10 +4,12 @@ The jobs are loaded straight into PostgreSQL (benchmarks/dataset.py: a
 realistic mix of statuses, types and organizations). Then each request is
 timed one at a time from a client process, interleaved (20 times each):
 the first page (default limit 20), filtered by status and by type, a deep
-offset, and `GET /api/jobs/stats`, with an admin's token (every job) and a
-member's (organization org-0, 40 % of the jobs). Then 10 times each through
-JobsService in the server's process (the database and service share of a
-request). EXPLAIN ANALYZE of the queries behind them goes into the details.
+offset, the same depth by cursor (keyset pagination: the `nextCursor` of
+the page before row 100,000), and `GET /api/jobs/stats`, with an admin's
+token (every job) and a member's (organization org-0, 40 % of the jobs).
+Then 10 times each through JobsService in the server's process (the
+database and service share of a request). EXPLAIN ANALYZE of the queries
+behind them goes into the details, and the size of the job-count rollup.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from benchmarks.env import BenchEnv
 from benchmarks.measure import summary
 from benchmarks.report import Result
 from jobdesk.service.engine import Engine
-from jobdesk.store.jobs import ListFilter, _where
+from jobdesk.service.jobs import decode_cursor
+from jobdesk.store.jobs import ListFilter, count_query, page_query
 
 NAME = "scale"
 TITLE = "List and stats with 1,000,000 jobs"
@@ -35,17 +38,28 @@ PATHS = {
     "by_status": "/api/jobs?status=failed",
     "by_type": "/api/jobs?type=model-training",
     "deep_offset": "/api/jobs?offset=100000",
+    "deep_cursor": "/api/jobs?cursor={cursor}",
     "stats": "/api/jobs/stats",
 }
 TARGETS = {"first_page": 50.0, "stats": 200.0}
 
 
-async def service_timings(engine: Engine, org: str | None, count: int, deep: int) -> dict[str, Any]:
+async def deep_cursor(engine: Engine, org: str | None, deep: int) -> str:
+    """The cursor of the page that starts at row `deep` (the same rows as offset=deep)."""
+    page = await engine.service.list_jobs(org, offset=deep - 1, limit=1)
+    assert page.next_cursor is not None
+    return page.next_cursor
+
+
+async def service_timings(
+    engine: Engine, org: str | None, count: int, deep: int, cursor: str
+) -> dict[str, Any]:
     calls = {
         "first_page": lambda: engine.service.list_jobs(org),
         "by_status": lambda: engine.service.list_jobs(org, status="failed"),
         "by_type": lambda: engine.service.list_jobs(org, type="model-training"),
         "deep_offset": lambda: engine.service.list_jobs(org, offset=deep),
+        "deep_cursor": lambda: engine.service.list_jobs(org, cursor=cursor),
         "stats": lambda: engine.service.stats(org),
     }
     samples: dict[str, list[float]] = {k: [] for k in calls}
@@ -59,24 +73,21 @@ async def service_timings(engine: Engine, org: str | None, count: int, deep: int
     return {k: summary(v, 2) for k, v in samples.items()}
 
 
-def explain(url: str, org: str | None, deep: int) -> dict[str, str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of the queries behind each request."""
+def explain(url: str, org: str | None, deep: int, cursor: str) -> dict[str, str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the queries behind each request (the store's own SQL)."""
     from jobdesk.store.sql import q
 
     out: dict[str, str] = {}
     lists = {
         "first_page": ListFilter(org),
         "by_status": ListFilter(org, status="failed"),
+        "by_type": ListFilter(org, type="model-training"),
         "deep_offset": ListFilter(org, offset=deep),
+        "deep_cursor": ListFilter(org, after=decode_cursor(cursor, "created", True)),
     }
     with psycopg.connect(url, autocommit=True) as conn:
         for key, f in lists.items():
-            where, params = _where(f)
-            page = psycopg.sql.SQL(
-                "SELECT * FROM jobs WHERE {w} ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
-            ).format(w=where)
-            count = psycopg.sql.SQL("SELECT count(*) AS n FROM jobs WHERE {w}").format(w=where)
-            for part, query, args in (("page", page, [*params, f.limit, f.offset]), ("count", count, params)):
+            for part, (query, args) in (("page", page_query(f)), ("count", count_query(f))):
                 rows = conn.execute(psycopg.sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + query, args).fetchall()
                 out[f"{key}.{part}"] = "\n".join(r[0] for r in rows)
         for name in ("stats_counts", "stats_durations"):
@@ -107,7 +118,24 @@ def sizes(url: str) -> dict[str, Any]:
         "toast_mb_per_million": round((total - heap - indexes) * per_million / mb, 1),
         "bytes_per_job": round(total / n) if n else None,
         "index_mb_per_million": {name: round(size * per_million / mb, 1) for name, size in per_index},
+        "rollup": rollup_size(url),
     }
+
+
+def rollup_size(url: str) -> dict[str, Any]:
+    """Rows and bytes of the job-count rollup's tables (migration 0005)."""
+    out: dict[str, Any] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("job_counts", "job_count_deltas", "job_durations", "job_duration_deltas"):
+            row = conn.execute(
+                psycopg.sql.SQL("SELECT count(*), pg_total_relation_size(%s) FROM {}").format(
+                    psycopg.sql.Identifier(table)
+                ),
+                (table,),
+            ).fetchone()
+            assert row is not None
+            out[table] = {"rows": row[0], "kb": round(row[1] / 1024)}
+    return out
 
 
 def run(env: BenchEnv, quick: bool = False) -> Result:
@@ -132,8 +160,8 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
         loaded = load_jobs(env.database_url, n, progress=True)
     result.details["load_seconds"] = round(loaded, 1)
     result.details["size"] = sizes(env.database_url)
-    paths = {k: v.replace("100000", str(deep)) for k, v in PATHS.items()}
     who = {"admin": (None, True), "member": (MEMBER_ORG, False)}
+    cursors: dict[str, str] = {}
 
     async def main() -> None:
         server = await serving.serve(env)
@@ -142,7 +170,13 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
                 role: serving.token(env, user=f"{role}-user", org=org or "ops", admin=admin)
                 for role, (org, admin) in who.items()
             }
+            for role, (org, _) in who.items():
+                cursors[role] = await deep_cursor(server.engine, org, deep)
             for role in who:
+                paths = {
+                    k: v.replace("100000", str(deep)).replace("{cursor}", cursors[role])
+                    for k, v in PATHS.items()
+                }
                 got = await serving.loadgen(
                     env,
                     "get",
@@ -157,14 +191,14 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
                 result.details.setdefault("rest", {})[role] = {k: got[p] for k, p in paths.items()}
             for role, (org, _) in who.items():
                 result.details.setdefault("service", {})[role] = await service_timings(
-                    server.engine, org, count_more, deep
+                    server.engine, org, count_more, deep, cursors[role]
                 )
         finally:
             await server.stop()
 
     asyncio.run(main())
-    result.details["explain_admin"] = explain(env.database_url, None, deep)
-    result.details["explain_member"] = explain(env.database_url, MEMBER_ORG, deep)
+    result.details["explain_admin"] = explain(env.database_url, None, deep, cursors["admin"])
+    result.details["explain_member"] = explain(env.database_url, MEMBER_ORG, deep, cursors["member"])
     size = result.details["size"]
     for role in who:
         for key in PATHS:
