@@ -120,7 +120,10 @@ class Dispatcher(BackgroundLoop):
             return False
         paused = await self._paused_queues()
         means = await self._recent_means()
-        inflight = {r["queue"]: r["n"] for r in await self.store.execute("inflight_by_queue", {})}
+        served = sorted({q for w in workers for q in w["queues"]})
+        inflight = {
+            r["queue"]: r["n"] for r in await self.store.execute("inflight_by_queue", {"queues": served})
+        }
         # Workers serving the same queues share one window; in the usual case
         # (every worker serves every queue) that makes priority global.
         threads: dict[frozenset[str], int] = defaultdict(int)

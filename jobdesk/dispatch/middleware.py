@@ -27,10 +27,11 @@ from jobdesk.core.backoff import retry_delay
 from jobdesk.core.errors import JobCancelled
 from jobdesk.core.prepare import Defaults
 from jobdesk.core.registry import Registry
+from jobdesk.dispatch.checker import StartChecker
 from jobdesk.dispatch.context import WorkerJobContext
 from jobdesk.dispatch.monitor import Monitor
 from jobdesk.dispatch.writer import Finish, StateWriter
-from jobdesk.store.sql import q
+from jobdesk.store.db import SESSION
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class JobStateMiddleware(Middleware):
         self.registry = registry
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.writer: StateWriter | None = None
+        self.checker = StartChecker(settings.database_url)
         self.monitor: Monitor | None = None
         self.pool: ConnectionPool | None = None
         self.defaults = Defaults(settings.backoff_base_s, settings.backoff_cap_s)
@@ -73,11 +75,12 @@ class JobStateMiddleware(Middleware):
             self.settings.database_url, self.worker_id, self.settings.progress_interval_s
         )
         self.writer.start()
+        self.checker.start()
         self.pool = ConnectionPool(
             self.settings.database_url,
             min_size=1,
             max_size=max(2, worker.worker_threads),
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            kwargs={"autocommit": True, "row_factory": dict_row, **SESSION},
             name="jobdesk-worker",
         )
         self.monitor = Monitor(self.settings, self.worker_id, queues, worker.worker_threads)
@@ -87,6 +90,7 @@ class JobStateMiddleware(Middleware):
     def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
         if self.monitor:
             self.monitor.stop()
+        self.checker.stop()
         if self.writer:
             self.writer.stop()
         if self.pool:
@@ -96,11 +100,10 @@ class JobStateMiddleware(Middleware):
 
     def before_process_message(self, broker: Broker, message: Any) -> None:
         assert self.writer and self.pool and self.monitor
+        self._settle_previous()
         job_id, token = message.args
-        # A read, straight from this thread: cheaper and sooner than a write
-        # through the writer, which records the start without holding us up.
-        with self.pool.connection() as conn:
-            row = conn.execute(q("startable_job"), {"id": job_id, "token": int(token)}).fetchone()
+        # A read, not a write: the writer records the start without holding us up.
+        row = self.checker.check(job_id, int(token))
         if row is None:
             # A duplicate, a stale redelivery, or a job cancelled while queued.
             raise SkipMessage(f"job {job_id} (dispatch {token}) is not startable")
@@ -123,10 +126,24 @@ class JobStateMiddleware(Middleware):
         if ctx is None or self.writer is None or self.monitor is None:
             return
         try:
-            self.writer.finish(self._outcome(ctx, getattr(_current, "result", None), exception))
+            _current.finishing = self.writer.finish(
+                self._outcome(ctx, getattr(_current, "result", None), exception)
+            )
         finally:
             self.monitor.remove(ctx.job_id)
             _current.result = None
+
+    def _settle_previous(self) -> None:
+        """Wait until this thread's previous outcome is durable: at most one is not."""
+        fut = getattr(_current, "finishing", None)
+        if fut is None:
+            return
+        _current.finishing = None
+        try:
+            fut.result()
+        except Exception:
+            # Its job stays dispatched; the reconciler re-runs it. Not this message's fault.
+            log.exception("recording a job's outcome failed")
 
     def _outcome(self, ctx: WorkerJobContext, result: Any, exc: BaseException | None) -> Finish:
         assert self.monitor

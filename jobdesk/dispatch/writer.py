@@ -5,13 +5,17 @@ thread, which applies whatever has queued up in one transaction, then
 immediately the next batch. Under load a batch holds many jobs; when idle a
 write goes out alone at once.
 
-Only finishes wait for their commit: a message is acked only after its job's
-outcome is durable. A start does not hold up the handler (the worker checked
-the job with a read before running it); when the job finishes before its
-start was taken, the two become one row update, which is what keeps short
-jobs at two writes each (claim, finish) instead of three. Batches without a
-finish commit without waiting for the disk: losing one in a crash of
-PostgreSQL leaves the job dispatched, and the reconciler runs it again.
+Nothing here holds up a handler. A start is recorded after the worker
+checked the job with a read (see checker.py); when the job finishes before
+its start was taken, the two become one row update, which keeps short jobs
+at two writes each (claim, finish) instead of three. A finish is handed over
+with a future that resolves when it is durable; the worker thread waits for
+it only before its next job, so the commit of one job overlaps the next, and
+at most one outcome per thread is ever not yet durable. Its message may be
+acked in that gap: if the worker process dies there, the job is left
+dispatched with no message, and the reconciler finds that and runs it again
+(at least once, as Dramatiq promises; never lost). Batches without a finish
+commit without waiting for the disk, for the same reason.
 Progress is coalesced per job, the latest value winning, at most once per
 `progress_interval_s` per job (the first at once).
 """
@@ -102,14 +106,15 @@ class StateWriter:
             if due <= now:
                 self._cond.notify()
 
-    def finish(self, item: Finish) -> None:
+    def finish(self, item: Finish) -> Future[None]:
+        """Queue a job's outcome; the future resolves once it is durable."""
         fut: Future[None] = Future()
         with self._cond:
             self._progress.pop(item.job_id, None)
             self._last_progress.pop(item.job_id, None)
             self._finishes.append((item, fut))
             self._cond.notify()
-        fut.result()
+        return fut
 
     # -- the writer thread ---------------------------------------------------------------
 

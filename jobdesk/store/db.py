@@ -62,12 +62,20 @@ def drop_database(url: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(dbname))))
 
 
+# Plan every execution for its parameters. psycopg prepares a statement after a
+# few runs, and PostgreSQL then keeps the generic plan it chose at that moment:
+# chosen while the jobs table was small (a fresh install, the start of a burst),
+# the hot path's primary-key lookups became sequential scans of a growing table.
+# Planning costs a fraction of a millisecond; a stale plan cost the whole table.
+SESSION = {"options": "-c plan_cache_mode=force_custom_plan"}
+
+
 async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> AsyncConnectionPool:
     pool = AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        kwargs={"autocommit": True, "row_factory": dict_row, **SESSION},
         open=False,
         name="jobdesk",
     )
@@ -81,6 +89,6 @@ async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> Async
 
 def connect_sync(url: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10)
+        return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10, **SESSION)
     except psycopg.OperationalError as exc:
         raise unavailable(url, exc) from None

@@ -37,8 +37,10 @@ UPDATE jobs SET dispatched_at = NULL
 WHERE id = ANY(%(ids)s) AND status = 'pending' AND dispatched_at IS NOT NULL;
 
 -- name: inflight_by_queue
+-- The queue condition is what makes the planner read jobs_inflight_idx alone;
+-- without it, stale statistics lead it to AND that index with every pending row.
 SELECT queue, count(*) AS n FROM jobs
-WHERE status = 'active' OR (status = 'pending' AND dispatched_at IS NOT NULL)
+WHERE queue = ANY(%(queues)s) AND (status = 'active' OR (status = 'pending' AND dispatched_at IS NOT NULL))
 GROUP BY queue;
 
 -- name: live_workers
@@ -57,15 +59,18 @@ FROM jobs
 WHERE completed_at > now() - interval '30 seconds' AND started_at IS NOT NULL
 GROUP BY queue;
 
--- name: startable_job
--- A worker's check before it runs a message: only the latest dispatch of a job
+-- name: startable_jobs
+-- A worker's check before it runs messages: only the latest dispatch of a job
 -- still pending runs, so duplicates, stale redeliveries and jobs cancelled
 -- while queued do nothing. A read: the start itself is recorded afterwards,
 -- without making the handler wait (start_jobs), or together with the finish.
-SELECT id, type, name, data, attempts + 1 AS attempts, max_attempts, backoff_base_ms,
-       backoff_cap_ms, dispatch_token, progress_total, priority, user_id, organization_id
-FROM jobs
-WHERE id = %(id)s AND dispatch_token = %(token)s AND status = 'pending';
+SELECT j.id, j.type, j.name, j.data, j.attempts + 1 AS attempts, j.max_attempts, j.backoff_base_ms,
+       j.backoff_cap_ms, j.dispatch_token, j.progress_total, j.priority, j.user_id, j.organization_id
+FROM unnest(%(ids)s::uuid[], %(tokens)s::int[]) AS r(id, token)
+JOIN jobs j ON j.id = r.id
+-- IS TRUE keeps the planner off the status indexes: with statistics a burst
+-- old, it would read every pending row instead of a primary-key probe per id.
+WHERE (j.dispatch_token = r.token AND j.status = 'pending') IS TRUE;
 
 -- name: start_jobs
 -- Record that jobs are running here: only if the token matches the latest
@@ -79,7 +84,7 @@ WITH r AS (
     SET status = 'active', started_at = now() - make_interval(secs => r.age_s), updated_at = now(),
         attempts = j.attempts + 1, worker_id = %(worker_id)s, progress_current = 0
     FROM r
-    WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'pending'
+    WHERE j.id = r.id AND (j.dispatch_token = r.token AND j.status = 'pending') IS TRUE
     RETURNING j.id
 )
 SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
@@ -93,7 +98,7 @@ WITH r AS (
     SET progress_current = r.cur, progress_total = r.tot, progress_message = r.msg,
         updated_at = now()
     FROM r
-    WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status = 'active'
+    WHERE j.id = r.id AND (j.dispatch_token = r.token AND j.status = 'active') IS TRUE
     RETURNING j.id
 )
 SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
@@ -133,7 +138,7 @@ WITH r AS (
                               ELSE j.started_at END,
             'endedAt', now(), 'outcome', r.outcome, 'error', r.error -> 'message'))
     FROM r
-    WHERE j.id = r.id AND j.dispatch_token = r.token AND j.status IN ('pending', 'active')
+    WHERE j.id = r.id AND (j.dispatch_token = r.token AND j.status IN ('pending', 'active')) IS TRUE
     RETURNING j.id, j.status
 )
 SELECT u.id, u.status,
