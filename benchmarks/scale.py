@@ -197,6 +197,7 @@ def run(env: BenchEnv, quick: bool = False) -> Result:
             await server.stop()
 
     asyncio.run(main())
+    result.details["rollup_after_requests"] = rollup_size(env.database_url)  # compacted by the server
     result.details["explain_admin"] = explain(env.database_url, None, deep, cursors["admin"])
     result.details["explain_member"] = explain(env.database_url, MEMBER_ORG, deep, cursors["member"])
     size = result.details["size"]

@@ -188,15 +188,14 @@ def page_query(f: ListFilter) -> tuple[pgsql.Composable, list[Any]]:
     order = pgsql.SQL(ORDERS[f.order])
     direction = pgsql.SQL("DESC" if f.descending else "ASC")
     if f.after is not None:
-        # The row comparison is the exact position; the plain one lets the order's index start there.
-        where = pgsql.SQL("{w} AND {o} {op}= %s::{t} AND ({o}, id) {op} (%s::{t}, %s::uuid)").format(
+        # PostgreSQL starts the order's index scan at the row comparison's first column.
+        where = pgsql.SQL("{w} AND ({o}, id) {op} (%s::{t}, %s::uuid)").format(
             w=where,
             o=order,
             op=pgsql.SQL("<" if f.descending else ">"),
             t=pgsql.SQL(ORDER_TYPES[f.order]),
         )
-        key, after_id = f.after
-        params = [*params, key, key, after_id]
+        params = [*params, *f.after]
     query = pgsql.SQL(
         "SELECT *, {o} AS _order_key FROM jobs WHERE {w} ORDER BY {o} {d}, id {d} LIMIT %s OFFSET %s"
     ).format(w=where, o=order, d=direction)

@@ -298,7 +298,7 @@ SELECT bucket, sum(n)::bigint AS n, sum(sum_us)::bigint AS sum_us FROM (
     UNION ALL
     SELECT organization_id, hour, bucket, n, sum_us FROM job_duration_deltas
 ) d
-WHERE hour >= floor(extract(epoch FROM now()) / 3600)::integer - 24
+WHERE hour >= (SELECT floor(extract(epoch FROM now()) / 3600)::integer - 24)  -- once, not per row
   AND (%(org)s::text IS NULL OR organization_id = %(org)s)
 GROUP BY bucket
 HAVING sum(n) > 0

@@ -370,6 +370,7 @@ CREATE FUNCTION jobs_rollup_compact() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     counts bigint;
     durations bigint;
+    oldest integer := floor(extract(epoch FROM now()) / 3600)::integer - 48;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(7668124747593577844) THEN
         RETURN -1;
@@ -396,8 +397,7 @@ BEGIN
     IF counts > 0 THEN
         DELETE FROM job_counts WHERE n = 0;
     END IF;
-    DELETE FROM job_durations
-    WHERE n = 0 OR hour < floor(extract(epoch FROM now()) / 3600)::integer - 48;
+    DELETE FROM job_durations WHERE n = 0 OR hour < oldest;
     RETURN counts + durations;
 END
 $$;
