@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # Target time a dispatched window should cover: the window per worker thread is
     # about this long divided by the queue's recent job duration (see dispatch/window.py).
     dispatch_window_s: float = 0.25
-    dispatch_window_max: int = 32
+    dispatch_window_max: int = 64
     # Rounds run at most this often: under load, finishes wake the dispatcher
     # hundreds of times a second, and one round per wake claims a job or two at
     # the price of four queries. Gathering the wakes makes rounds claim dozens.

@@ -172,9 +172,7 @@ class Dispatcher(BackgroundLoop):
             "urgent_runnable", {"queues": queues, "above": floor, "limit": len(victims)}
         )
         # Pair the most urgent waiting job with the least urgent queued one, and so on.
-        chosen = [
-            v["id"] for v, u in zip(victims, urgent, strict=False) if u["priority"] > v["priority"]
-        ]
+        chosen = [v["id"] for v, u in zip(victims, urgent, strict=False) if u["priority"] > v["priority"]]
         if not chosen:
             return 0
         rows = await self.store.execute("recall", {"ids": chosen})

@@ -100,7 +100,6 @@ class JobStateMiddleware(Middleware):
 
     def before_process_message(self, broker: Broker, message: Any) -> None:
         assert self.writer and self.pool and self.monitor
-        self._settle_previous()
         job_id, token = message.args
         # A read, not a write: the writer records the start without holding us up.
         row = self.checker.check(job_id, int(token))
@@ -126,24 +125,10 @@ class JobStateMiddleware(Middleware):
         if ctx is None or self.writer is None or self.monitor is None:
             return
         try:
-            _current.finishing = self.writer.finish(
-                self._outcome(ctx, getattr(_current, "result", None), exception)
-            )
+            self.writer.finish(self._outcome(ctx, getattr(_current, "result", None), exception))
         finally:
             self.monitor.remove(ctx.job_id)
             _current.result = None
-
-    def _settle_previous(self) -> None:
-        """Wait until this thread's previous outcome is durable: at most one is not."""
-        fut = getattr(_current, "finishing", None)
-        if fut is None:
-            return
-        _current.finishing = None
-        try:
-            fut.result()
-        except Exception:
-            # Its job stays dispatched; the reconciler re-runs it. Not this message's fault.
-            log.exception("recording a job's outcome failed")
 
     def _outcome(self, ctx: WorkerJobContext, result: Any, exc: BaseException | None) -> Finish:
         assert self.monitor

@@ -8,14 +8,21 @@ write goes out alone at once.
 Nothing here holds up a handler. A start is recorded after the worker
 checked the job with a read (see checker.py); when the job finishes before
 its start was taken, the two become one row update, which keeps short jobs
-at two writes each (claim, finish) instead of three. A finish is handed over
-with a future that resolves when it is durable; the worker thread waits for
-it only before its next job, so the commit of one job overlaps the next, and
-at most one outcome per thread is ever not yet durable. Its message may be
-acked in that gap: if the worker process dies there, the job is left
-dispatched with no message, and the reconciler finds that and runs it again
-(at least once, as Dramatiq promises; never lost). Batches without a finish
-commit without waiting for the disk, for the same reason.
+at two writes each (claim, finish) instead of three.
+
+A worker thread hands over its job's outcome and takes its next message
+while the outcome commits with others (write-behind). Waiting for each
+commit capped a thread at one job per commit, a third of the throughput, so
+the message may be acked a few milliseconds before the outcome is durable.
+If the worker process dies in that gap, the job is left active (the
+reconciler counts a lost attempt and retries it) or dispatched with no
+message (the reconciler finds the message gone and dispatches it again):
+never lost, at worst run twice, which is the at-least-once promise every
+Dramatiq handler already lives with. A shutdown writes everything first.
+The backlog is bounded: past `BACKLOG_MAX` outcomes not yet taken, threads
+wait, so a slow database slows the workers instead of filling memory.
+Batches without a finish commit without waiting for the disk, for the
+same reason.
 Progress is coalesced per job, the latest value winning, at most once per
 `progress_interval_s` per job (the first at once).
 """
@@ -37,6 +44,8 @@ from jobdesk.store.db import connect_sync
 from jobdesk.store.sql import q
 
 log = logging.getLogger(__name__)
+
+BACKLOG_MAX = 500
 
 
 @dataclass(slots=True)
@@ -66,7 +75,9 @@ class StateWriter:
         self.url = url
         self.worker_id = worker_id
         self.progress_interval_s = progress_interval_s
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # wakes the writer
+        self._room = threading.Condition(lock)  # wakes threads waiting for backlog room
         # job id -> (token, monotonic time the handler began)
         self._starts: dict[str, tuple[int, float]] = {}
         self._finishes: list[tuple[Finish, Future[None]]] = []
@@ -110,6 +121,8 @@ class StateWriter:
         """Queue a job's outcome; the future resolves once it is durable."""
         fut: Future[None] = Future()
         with self._cond:
+            while len(self._finishes) >= BACKLOG_MAX and not self._stopping:
+                self._room.wait(0.1)
             self._progress.pop(item.job_id, None)
             self._last_progress.pop(item.job_id, None)
             self._finishes.append((item, fut))
@@ -125,6 +138,7 @@ class StateWriter:
                 due = [(k, p) for k, p in self._progress.items() if p.due <= now]
                 if self._starts or self._finishes or due:
                     finishes, self._finishes = self._finishes, []
+                    self._room.notify_all()
                     # A start whose finish is already here is written by the finish.
                     for f, _ in finishes:
                         self._starts.pop(f.job_id, None)
