@@ -19,6 +19,8 @@ SUBCOMMANDS = (
     "jobdesk.cli.token",
     "jobdesk.cli.submit",
     "jobdesk.cli.schedule",
+    "jobdesk.cli.limits",
+    "jobdesk.cli.notify",
 )
 
 
