@@ -23,8 +23,10 @@ The backlog is bounded: past `BACKLOG_MAX` outcomes not yet taken, threads
 wait, so a slow database slows the workers instead of filling memory.
 Batches without a finish commit without waiting for the disk, for the
 same reason.
-Progress is coalesced per job, the latest value winning, at most once per
-`progress_interval_s` per job (the first at once).
+Progress is coalesced per job, the latest value winning: on average at most
+one write per `progress_interval_s` per job, with a burst of two so that a
+report arriving a little early does not wait a whole interval (the first
+report is written at once, and a finish always carries the last one).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from jobdesk.store.sql import q
 log = logging.getLogger(__name__)
 
 BACKLOG_MAX = 500
+# Progress writes a job may make back to back before the interval applies.
+PROGRESS_BURST = 2.0
 
 
 @dataclass(slots=True)
@@ -82,7 +86,8 @@ class StateWriter:
         self._starts: dict[str, tuple[int, float]] = {}
         self._finishes: list[tuple[Finish, Future[None]]] = []
         self._progress: dict[str, _Progress] = {}
-        self._last_progress: dict[str, float] = {}
+        # job id -> (progress writes it may make now, when that was computed)
+        self._buckets: dict[str, tuple[float, float]] = {}
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="jobdesk-writer", daemon=True)
         self._conn: psycopg.Connection | None = None
@@ -111,8 +116,19 @@ class StateWriter:
     def progress(self, job_id: str, token: int, current: int, total: int, message: str | None) -> None:
         now = time.monotonic()
         with self._cond:
-            last = self._last_progress.get(job_id, 0.0)
-            due = max(now, last + self.progress_interval_s)
+            pending = self._progress.get(job_id)
+            if pending is not None:
+                # A write is already scheduled: the latest value rides on it, at its time.
+                self._progress[job_id] = _Progress(token, current, total, message, pending.due)
+                return
+            # A token bucket rather than "one interval after the last write": that
+            # rule made every report wait for the lag of the one before, so the
+            # delay crept up to a whole interval; a spare token absorbs the jitter.
+            tokens, stamp = self._buckets.get(job_id, (PROGRESS_BURST, now))
+            tokens = min(PROGRESS_BURST, tokens + (now - stamp) / self.progress_interval_s)
+            due = now if tokens >= 1 else now + (1 - tokens) * self.progress_interval_s
+            # Spent now, or (below zero) the one that will have accrued by `due`.
+            self._buckets[job_id] = (tokens - 1, now)
             self._progress[job_id] = _Progress(token, current, total, message, due)
             if due <= now:
                 self._cond.notify()
@@ -124,7 +140,7 @@ class StateWriter:
             while len(self._finishes) >= BACKLOG_MAX and not self._stopping:
                 self._room.wait(0.1)
             self._progress.pop(item.job_id, None)
-            self._last_progress.pop(item.job_id, None)
+            self._buckets.pop(item.job_id, None)
             self._finishes.append((item, fut))
             self._cond.notify()
         return fut
@@ -146,7 +162,6 @@ class StateWriter:
                     self._starts = {}
                     for k, _ in due:
                         del self._progress[k]
-                        self._last_progress[k] = now
                     return starts, finishes, due
                 if self._stopping:
                     return None
