@@ -68,6 +68,7 @@ class Console(core.QObject):
         self.router.jobs_changed.connect(self.window.on_jobs_changed)
         self.router.jobs_changed.connect(self.notifier.on_jobs_changed)
         self.router.resync_needed.connect(self.window.on_resync_needed)
+        self.router.batch_completed.connect(self.window.on_batch_completed)
         self.notifier.notified.connect(self.on_notifier_notified)
         self.tray.show_requested.connect(self.show_window)
         self.tray.quit_requested.connect(self.quit)

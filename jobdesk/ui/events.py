@@ -18,10 +18,12 @@ class EventRouter(core.QObject):
     """Signals:
     jobs_changed(list[JobEvent]): a batch of job events, in commit order.
     resync_needed(): events may have been missed; views should re-read what they show.
+    batch_completed(str): every job of this batch has finished.
     """
 
     jobs_changed = Signal(object)
     resync_needed = Signal()
+    batch_completed = Signal(str)
 
     def __init__(self, parent: core.QObject | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +36,7 @@ class EventRouter(core.QObject):
         self._unsubscribe = client.subscribe(self._on_batch)
         self._client = client
         client.on_resync(lambda: self._on_resync(client))
+        client.on_batch_completed(lambda batch_id: self._on_batch_completed(client, batch_id))
 
     def detach(self) -> None:
         self._client = None
@@ -50,3 +53,7 @@ class EventRouter(core.QObject):
         # A resync hook cannot be removed: one from a client no longer attached is ignored.
         if client is self._client:
             self.resync_needed.emit()
+
+    def _on_batch_completed(self, client: JobsClient, batch_id: str) -> None:
+        if client is self._client:
+            self.batch_completed.emit(batch_id)

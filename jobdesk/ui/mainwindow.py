@@ -1,4 +1,5 @@
-"""The main window: tabs for the overview, jobs (table and detail), queues, workers, dead letters, schedules.
+"""The main window: tabs for the overview, jobs (table and detail), queues, workers, dead letters,
+schedules, batches, rate limits and notification rules.
 
 It lays the views out and wires them to each other; where jobs come from and
 the window's lifetime belong to `console.Console`.
@@ -17,13 +18,16 @@ from jobdesk.ui.models.jobs import JobsTableModel
 from jobdesk.ui.models.rows import JobRow
 from jobdesk.ui.qt import Signal, core, gui, widgets
 from jobdesk.ui.text import plain_label
+from jobdesk.ui.widgets.batches import BatchesView
 from jobdesk.ui.widgets.connection_page import ConnectionPage
 from jobdesk.ui.widgets.dead_letters import DeadLettersView
 from jobdesk.ui.widgets.job_detail import JobDetail
 from jobdesk.ui.widgets.jobs_view import JobsView
 from jobdesk.ui.widgets.notice_bar import NoticeBar
+from jobdesk.ui.widgets.notification_rules import NotificationRulesView
 from jobdesk.ui.widgets.overview import Overview
 from jobdesk.ui.widgets.queues_view import QueuesView
+from jobdesk.ui.widgets.rate_limits import RateLimitsView
 from jobdesk.ui.widgets.schedules import SchedulesView
 from jobdesk.ui.widgets.workers_view import WorkersView
 
@@ -71,6 +75,9 @@ class MainWindow(widgets.QMainWindow):
         self.workers_view = WorkersView()
         self.dead_letters_view = DeadLettersView()
         self.schedules_view = SchedulesView()
+        self.batches_view = BatchesView()
+        self.rate_limits_view = RateLimitsView()
+        self.rules_view = NotificationRulesView()
         self.notices = NoticeBar()
         self.connection_page = ConnectionPage()
 
@@ -92,8 +99,21 @@ class MainWindow(widgets.QMainWindow):
             self.workers_view,
             self.dead_letters_view,
             self.schedules_view,
+            self.batches_view,
+            self.rate_limits_view,
+            self.rules_view,
         ]
-        names = ("Overview", "Jobs", "Queues", "Workers", "Dead letters", "Schedules")
+        names = (
+            "Overview",
+            "Jobs",
+            "Queues",
+            "Workers",
+            "Dead letters",
+            "Schedules",
+            "Batches",
+            "Rate limits",
+            "Notifications",
+        )
         for widget, name in zip(self.tab_views, names, strict=True):
             self.tabs.addTab(_padded(widget), resources.icon(_icon_name(name)), name)
         self.stack = widgets.QStackedWidget()
@@ -135,6 +155,10 @@ class MainWindow(widgets.QMainWindow):
         self.workers_view.message.connect(self.show_notice)
         self.dead_letters_view.message.connect(self.show_notice)
         self.schedules_view.message.connect(self.show_notice)
+        for view in (self.batches_view, self.rate_limits_view, self.rules_view):
+            view.message.connect(self.show_notice)
+        self.batches_view.open_batch.connect(self.show_batch_jobs)
+        self.detail.flow.batch_requested.connect(self.show_batch_jobs)
         self.model.failed.connect(self.on_model_failed)
         self.tabs.currentChanged.connect(self.on_tabs_current_changed)
         self.connection_page.settings_requested.connect(self.settings_requested)
@@ -165,7 +189,7 @@ class MainWindow(widgets.QMainWindow):
         self.settings_action.triggered.connect(self.settings_requested)
         bar.addAction(self.settings_action)
         self.addAction(self.job_actions.find)
-        # Alt+1..6 switch tabs, so the keyboard reaches every view.
+        # Alt+1..9 switch tabs, so the keyboard reaches every view.
         for i in range(len(self.tab_views)):
             switch = gui.QAction(self)
             switch.setShortcut(gui.QKeySequence(f"Alt+{i + 1}"))
@@ -190,7 +214,14 @@ class MainWindow(widgets.QMainWindow):
         self._types = []
         for view in (self.detail, self.queues_view, self.workers_view):
             view.client = client
-        self.dead_letters_view.client = self.schedules_view.client = client
+        for roadmap_view in (
+            self.dead_letters_view,
+            self.schedules_view,
+            self.batches_view,
+            self.rate_limits_view,
+            self.rules_view,
+        ):
+            roadmap_view.client = client
         self.job_actions.set_client(client)
         self.model.set_client(client)
         self.detail.show_job(None)
@@ -211,6 +242,8 @@ class MainWindow(widgets.QMainWindow):
         self._types = await self.client.job_types()
         queues = sorted({t.queue for t in self._types})
         self.jobs_view.filters.set_choices([t.type for t in self._types], queues)
+        self.rate_limits_view.set_types([t.type for t in self._types])
+        self.rules_view.set_types([t.type for t in self._types])
 
     # -- live data ---------------------------------------------------------------------------------
 
@@ -218,8 +251,14 @@ class MainWindow(widgets.QMainWindow):
         self._events_seen += len(events)
         self.model.apply_events(events)
         self.detail.apply_events(events)
+        if self.current_view() is self.batches_view:
+            self.batches_view.apply_events(events)
         if self.current_view() in (self.overview, self.queues_view) and not self._soon.isActive():
             self._soon.start()
+
+    def on_batch_completed(self, batch_id: str) -> None:
+        if self.current_view() is self.batches_view:
+            self.batches_view.on_batch_completed(batch_id)
 
     def on_resync_needed(self) -> None:
         """Events may have been missed (the server or its listener reconnected): re-read what is shown."""
@@ -288,6 +327,9 @@ class MainWindow(widgets.QMainWindow):
         elif view is self.schedules_view:
             await self.schedules_view.refresh(client)
             workers = await client.workers()
+        elif view in (self.batches_view, self.rate_limits_view, self.rules_view):
+            await view.refresh(client)
+            workers = await client.workers()
         else:
             workers = await client.workers()
         self.workers_label.setText(f"{len(workers)} workers online")
@@ -329,6 +371,11 @@ class MainWindow(widgets.QMainWindow):
         self.model.reload()
         self.detail.show_job(self.detail.job.id if self.detail.job else None)
         aio.spawn(self.refresh(), context="refreshing")
+
+    def show_batch_jobs(self, batch_id: str) -> None:
+        """List one batch's jobs in the Jobs tab (the filter bar's chip clears it)."""
+        self.jobs_view.filters.set_batch(batch_id)
+        self.tabs.setCurrentIndex(self.tab_views.index(self.jobs_split))
 
     def on_actions_find_requested(self) -> None:
         self.tabs.setCurrentIndex(1)

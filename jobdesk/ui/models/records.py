@@ -1,4 +1,4 @@
-"""A small table model over a list of records (dicts): queues, workers.
+"""A small table model over a list of records (dicts): queues, workers, batches, limits, rules.
 
 These lists are short (tens of rows) and are re-read every few seconds, so
 the model compares the new list with the old: same keys in the same order
@@ -17,6 +17,8 @@ from jobdesk.ui.qt import NO_PARENT, ModelIndex, core
 
 Role = core.Qt.ItemDataRole
 RecordRole = Role.UserRole + 1
+# (percentage, text, status) for a field drawn as a progress bar (ProgressDelegate(role=BarRole)).
+BarRole = Role.UserRole + 2
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Field:
     numeric: bool = False
     foreground: Callable[[dict[str, Any]], Any] | None = None
     decoration: Callable[[dict[str, Any]], Any] | None = None
+    bar: Callable[[dict[str, Any]], tuple[float, str, str]] | None = None
 
 
 class RecordsModel(core.QAbstractTableModel):
@@ -57,6 +60,8 @@ class RecordsModel(core.QAbstractTableModel):
             return text.tooltip(field.text(record))
         if role == RecordRole:
             return record
+        if role == BarRole:
+            return field.bar(record) if field.bar is not None else None
         if role == Role.ForegroundRole and field.foreground is not None:
             return field.foreground(record)
         if role == Role.DecorationRole and field.decoration is not None:

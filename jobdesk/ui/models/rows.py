@@ -33,6 +33,7 @@ class JobRow:
     completed_at: datetime | None
     error: str | None
     cancel_requested: bool
+    batch_id: str | None = None
 
     @classmethod
     def from_job(cls, job: Job) -> JobRow:
@@ -55,6 +56,7 @@ class JobRow:
             job.completed_at,
             str(error) if error is not None else None,
             job.cancel_requested_at is not None,
+            job.batch_id,
         )
 
     @property
@@ -76,6 +78,8 @@ def matches(query: JobQuery, row: JobRow) -> bool:
     if query.status is not None and row.status != query.status:
         return False
     if query.queue is not None and row.queue != query.queue:
+        return False
+    if query.batch_id is not None and row.batch_id != query.batch_id:
         return False
     if query.search:
         needle = query.search.lower()

@@ -1,4 +1,4 @@
-"""The jobs tab's filter row: type, status, queue, and a search on name or id."""
+"""The jobs tab's filter row: type, status, queue, a search on name or id, and the batch shown."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ SEARCH_DELAY_MS = 250
 
 
 class FilterBar(widgets.QWidget):
-    """Signals:
-    filters_changed(JobQuery): the filters changed (the order fields are left as they were).
+    """Attributes:
+        batch_label, batch_clear: the batch filter's chip ("Batch 1a2b3c4d ✕"), shown while one is set.
+
+    Signals:
+        filters_changed(JobQuery): the filters changed (the order fields are left as they were).
     """
 
     filters_changed = Signal(object)
@@ -42,8 +45,22 @@ class FilterBar(widgets.QWidget):
         self.search.textChanged.connect(self.on_search_text_changed)
         self.search.returnPressed.connect(self.on_debounce_timeout)
 
+        self.batch_label = widgets.QLabel()
+        self.batch_label.setObjectName("batchFilter")
+        self.batch_label.setTextFormat(core.Qt.TextFormat.PlainText)
+        self.batch_clear = widgets.QToolButton()
+        self.batch_clear.setObjectName("batchFilterClear")
+        self.batch_clear.setToolTip("Show every batch's jobs again")
+        self.batch_clear.setAutoRaise(True)
+        resources.set_icon(self.batch_clear, "close")
+        self.batch_clear.clicked.connect(self.on_batch_clear_clicked)
+        self.batch_label.setVisible(False)
+        self.batch_clear.setVisible(False)
+
         layout = widgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.batch_label)
+        layout.addWidget(self.batch_clear)
         for label, box in (("Type", self.type_box), ("Status", self.status_box), ("Queue", self.queue_box)):
             layout.addWidget(widgets.QLabel(label))
             layout.addWidget(box)
@@ -69,6 +86,18 @@ class FilterBar(widgets.QWidget):
             box.addItems(sorted(set(values) | ({current} - {ANY})))
             box.setCurrentText(current)
             box.blockSignals(False)
+
+    def set_batch(self, batch_id: str | None) -> None:
+        """Show only the jobs of one batch (None: of any), keeping the other filters."""
+        self.batch_label.setText(f"Batch {batch_id[:8]}" if batch_id else "")
+        self.batch_label.setToolTip(f"Only the jobs of batch {batch_id}" if batch_id else "")
+        self.batch_label.setVisible(batch_id is not None)
+        self.batch_clear.setVisible(batch_id is not None)
+        self.query = replace(self.query, batch_id=batch_id)
+        self.filters_changed.emit(self.query)
+
+    def on_batch_clear_clicked(self) -> None:
+        self.set_batch(None)
 
     def focus_search(self) -> None:
         self.search.setFocus(core.Qt.FocusReason.ShortcutFocusReason)

@@ -12,8 +12,14 @@ from jobdesk.ui.qt import ModelIndex, core, gui, widgets
 
 
 class ProgressDelegate(widgets.QStyledItemDelegate):
+    """Draws `index.data(role)`, a (percentage, text, status) triple; other cells as usual."""
+
+    def __init__(self, parent: core.QObject | None = None, role: int = ProgressRole) -> None:
+        super().__init__(parent)
+        self.role = role
+
     def paint(self, painter: gui.QPainter, option: widgets.QStyleOptionViewItem, index: ModelIndex) -> None:
-        value = index.data(ProgressRole)
+        value = index.data(self.role)
         if value is None:
             super().paint(painter, option, index)
             return

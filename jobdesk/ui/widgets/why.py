@@ -14,7 +14,7 @@ from jobdesk.client.base import JobsClient
 from jobdesk.core.errors import JobdeskError
 from jobdesk.core.jobs import Job
 from jobdesk.ui import aio, resources
-from jobdesk.ui.qt import core, widgets
+from jobdesk.ui.qt import Signal, core, widgets
 from jobdesk.ui.text import plain_label
 
 
@@ -37,9 +37,15 @@ def batch_text(batch: dict[str, Any]) -> str:
 
 class FlowPanel(widgets.QWidget):
     """Attributes:
-    job: the job whose flow is shown, or None.
-    why_label, depends_label, batch_label: the three sections' text (plain).
+        job: the job whose flow is shown, or None.
+        why_label, depends_label, batch_label: the three sections' text (plain).
+        batch_button: lists the batch's jobs in the Jobs tab.
+
+    Signals:
+        batch_requested(str): the operator asked for the jobs of the shown job's batch.
     """
+
+    batch_requested = Signal(str)
 
     def __init__(self, parent: widgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +59,8 @@ class FlowPanel(widgets.QWidget):
         self.why_title = plain_label("Why is this job waiting?", "sectionTitle")
         self.depends_title = plain_label("Depends on", "sectionTitle")
         self.batch_title = plain_label("Batch", "sectionTitle")
+        self.batch_button = resources.button("jobs", "Show the batch's jobs")
+        self.batch_button.clicked.connect(self.on_batch_button_clicked)
         head = widgets.QHBoxLayout()
         head.addWidget(self.why_title, 1)
         head.addWidget(self.again_button)
@@ -63,6 +71,10 @@ class FlowPanel(widgets.QWidget):
         layout.addWidget(self.depends_label)
         layout.addWidget(self.batch_title)
         layout.addWidget(self.batch_label)
+        batch_row = widgets.QHBoxLayout()
+        batch_row.addWidget(self.batch_button)
+        batch_row.addStretch(1)
+        layout.addLayout(batch_row)
         layout.addStretch(1)
         self.show_job(None)
 
@@ -79,6 +91,7 @@ class FlowPanel(widgets.QWidget):
             (self.depends_label, depends),
             (self.batch_title, batch),
             (self.batch_label, batch),
+            (self.batch_button, batch),
         ):
             widget.setVisible(shown)
         self.again_button.setEnabled(job is not None)
@@ -116,6 +129,10 @@ class FlowPanel(widgets.QWidget):
 
     def on_again_button_clicked(self) -> None:
         self.show_job(self.job)
+
+    def on_batch_button_clicked(self) -> None:
+        if self.job is not None and self.job.batch_id:
+            self.batch_requested.emit(self.job.batch_id)
 
 
 async def _read(call: Awaitable[Any]) -> Any:
