@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import dramatiq
 import redis
+from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
@@ -57,13 +58,58 @@ def check_redis(url: str) -> None:
         ) from None
 
 
-def build_broker(redis_url: str, namespace: str, middleware: Iterable[Middleware] = ()) -> RedisBroker:
+class _FetchNotifyingConsumer(Consumer):
+    """A Redis consumer that reports each message as it arrives from Redis."""
+
+    def __init__(self, inner: Consumer, on_fetch: Callable[[MessageProxy], None]) -> None:
+        self.inner = inner
+        self.on_fetch = on_fetch
+
+    def __iter__(self) -> _FetchNotifyingConsumer:
+        return self
+
+    def __next__(self) -> MessageProxy | None:
+        message = next(self.inner)
+        if message is not None:
+            self.on_fetch(message)
+        return message
+
+    def ack(self, message: MessageProxy) -> None:
+        self.inner.ack(message)
+
+    def nack(self, message: MessageProxy) -> None:
+        self.inner.nack(message)
+
+    def requeue(self, messages: Iterable[MessageProxy]) -> None:
+        self.inner.requeue(messages)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class WorkerBroker(RedisBroker):
+    """The workers' broker: `on_fetch` sees every message when Redis hands it over,
+    before it waits in the worker's queue for a thread (see checker.py)."""
+
+    on_fetch: Callable[[MessageProxy], None] | None = None
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        inner = super().consume(queue_name, prefetch, timeout)
+        return inner if self.on_fetch is None else _FetchNotifyingConsumer(inner, self.on_fetch)
+
+
+def build_broker(
+    redis_url: str,
+    namespace: str,
+    middleware: Iterable[Middleware] = (),
+    broker_class: type[RedisBroker] = RedisBroker,
+) -> RedisBroker:
     """A broker whose every key is under the namespace, with only our middleware.
 
     Dramatiq's own Retries, TimeLimit and AgeLimit are left out on purpose:
     retries and cancellation are decided in PostgreSQL.
     """
-    broker = RedisBroker(
+    broker = broker_class(
         url=redis_url,
         namespace=namespace,
         middleware=list(middleware),

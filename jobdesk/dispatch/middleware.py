@@ -114,6 +114,11 @@ class JobStateMiddleware(Middleware):
         self.monitor.add(ctx)
         self.writer.started(job_id, ctx.token, ctx.began)
 
+    def on_fetch(self, message: Any) -> None:
+        """A message just arrived from Redis: start checking its job (see checker.py)."""
+        job_id, token = message.args
+        self.checker.prefetch(job_id, int(token))
+
     def after_skip_message(self, broker: Broker, message: Any) -> None:
         _current.ctx = None
 

@@ -7,7 +7,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from jobdesk.config import Settings
 from jobdesk.core.registry import Registry
-from jobdesk.dispatch.broker import actor_name, build_broker
+from jobdesk.dispatch.broker import WorkerBroker, actor_name, build_broker
 from jobdesk.dispatch.middleware import JobStateMiddleware, run_current
 
 
@@ -23,6 +23,9 @@ def declare_actors(broker: RedisBroker, registry: Registry) -> None:
 
 def build_worker_broker(settings: Settings, registry: Registry) -> RedisBroker:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    broker = build_broker(settings.redis, settings.namespace, [JobStateMiddleware(settings, registry)])
+    middleware = JobStateMiddleware(settings, registry)
+    broker = build_broker(settings.redis, settings.namespace, [middleware], broker_class=WorkerBroker)
+    assert isinstance(broker, WorkerBroker)
+    broker.on_fetch = middleware.on_fetch
     declare_actors(broker, registry)
     return broker

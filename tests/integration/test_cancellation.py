@@ -9,7 +9,7 @@ import pytest
 
 from jobdesk.core.errors import InvalidTransition, JobNotFound
 from jobdesk.core.jobs import JobStatus
-from tests.support.asserts import count, wait_status
+from tests.support.asserts import count, eventually, wait_status
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +25,32 @@ async def test_pending_job_is_cancelled_at_once_and_never_runs(engine, workers):
         await count(engine.store.pool, "SELECT count(*) FROM test_executions WHERE job_id = %s", job.id) == 0
     )
     assert (await engine.service.get_job(job.id)).status is JobStatus.CANCELLED
+
+
+async def test_job_cancelled_while_waiting_in_a_worker_never_runs(engine, workers):
+    """The worker checks a message's job when Redis hands it over; a cancel after
+    that check, while the message waits for a busy thread, must still win."""
+    workers.start(processes=1, threads=1)
+    busy = await engine.service.create_job("u", "o", {"type": "test.sleep", "data": {"seconds": 2}})
+    await wait_status(engine.service, busy.id, {"active"})
+    waiting = await engine.service.create_job("u", "o", {"type": "test.record"})
+    # Dispatched, fetched by the worker and checked there, waiting for the one thread.
+    await eventually(
+        lambda: _dispatched(engine, waiting.id), timeout=10, what="the waiting job to be dispatched"
+    )
+    await asyncio.sleep(0.5)
+    await engine.service.cancel_job(waiting.id)
+    marker = await engine.service.create_job("u", "o", {"type": "test.record"})
+    await wait_status(engine.service, marker.id, {"completed"}, timeout=30)
+    runs = await count(engine.store.pool, "SELECT count(*) FROM test_executions WHERE job_id = %s", waiting.id)
+    assert runs == 0
+    assert (await engine.service.get_job(waiting.id)).status is JobStatus.CANCELLED
+
+
+async def _dispatched(engine, job_id: str) -> bool:
+    return await count(
+        engine.store.pool, "SELECT count(*) FROM jobs WHERE id = %s AND dispatched_at IS NOT NULL", job_id
+    ) == 1
 
 
 async def test_active_job_reporting_progress_stops_within_two_seconds(engine, workers):

@@ -157,7 +157,10 @@ WITH u AS (
       AND (%(org)s::text IS NULL OR organization_id = %(org)s)
     RETURNING *
 )
-SELECT u.*, pg_notify('jobdesk_events', 'job-cancelled:' || u.id) AS _n FROM u;
+-- jobdesk_revoked: workers drop what they checked about this job (dispatch/checker.py).
+SELECT u.*, pg_notify('jobdesk_events', 'job-cancelled:' || u.id) AS _n,
+       pg_notify('jobdesk_revoked', u.id::text) AS _r
+FROM u;
 
 -- name: request_cancel_active
 WITH u AS (
@@ -185,7 +188,8 @@ WITH RECURSIVE d AS (
     FROM d WHERE j.id = d.id AND j.status = 'active'
     RETURNING j.id, 'job-update' AS ev
 )
-SELECT x.id, pg_notify('jobdesk_events', x.ev || ':' || x.id) AS _n
+SELECT x.id, pg_notify('jobdesk_events', x.ev || ':' || x.id) AS _n,
+       CASE WHEN x.ev = 'job-cancelled' THEN pg_notify('jobdesk_revoked', x.id::text) END AS _r
 FROM (SELECT * FROM p UNION ALL SELECT * FROM a) x;
 
 -- name: retry_job
@@ -376,7 +380,8 @@ WITH bad AS (
     RETURNING j.id, j.status
 )
 SELECT u.id, pg_notify('jobdesk_events',
-                       CASE u.status WHEN 'failed' THEN 'job-failed' ELSE 'job-cancelled' END || ':' || u.id) AS _n
+                       CASE u.status WHEN 'failed' THEN 'job-failed' ELSE 'job-cancelled' END || ':' || u.id) AS _n,
+       pg_notify('jobdesk_revoked', u.id::text) AS _r
 FROM u;
 
 -- name: insert_batch
@@ -529,6 +534,9 @@ LIMIT %(limit)s;
 -- name: recall
 -- Take back queued messages for more urgent work: the new token makes the
 -- message already in Redis stale, so a worker skips it; the job is runnable again.
-UPDATE jobs SET dispatched_at = NULL, dispatch_token = dispatch_token + 1
-WHERE id = ANY(%(ids)s) AND status = 'pending' AND dispatched_at IS NOT NULL
-RETURNING id;
+WITH u AS (
+    UPDATE jobs SET dispatched_at = NULL, dispatch_token = dispatch_token + 1
+    WHERE id = ANY(%(ids)s) AND status = 'pending' AND dispatched_at IS NOT NULL
+    RETURNING id
+)
+SELECT u.id, pg_notify('jobdesk_revoked', u.id::text) AS _r FROM u;
