@@ -49,9 +49,9 @@ def test_batches_tab_groups_a_batch_follows_it_live_and_opens_its_jobs(
                 gui.client.user,
                 CONSOLE_ORG,
                 [
-                    {"type": "test.sleep", "name": gui.unique("batched"), "data": {"seconds": 0.3}},
-                    {"type": "test.noop", "name": gui.unique("batched")},
-                    {"type": "test.fail", "name": gui.unique("batched"), "maxAttempts": 1},
+                    {"type": "test.sleep", "name": gui.unique("grouped"), "data": {"seconds": 0.3}},
+                    {"type": "test.noop", "name": gui.unique("grouped")},
+                    {"type": "test.fail", "name": gui.unique("grouped"), "maxAttempts": 1},
                 ],
             )
             loose = await gui.client.create_job({"type": "test.noop", "name": gui.unique("loose")})
