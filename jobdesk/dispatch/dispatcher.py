@@ -134,7 +134,7 @@ class Dispatcher(BackgroundLoop):
             runnable = sorted(queues - paused)
             if not runnable:
                 continue
-            recalled = await self._recall_for_priority(runnable)
+            recalled, below = await self._recall_for_priority(runnable)
             depth = window.per_thread(
                 window.group_mean(means, queues),
                 self.settings.dispatch_window_s,
@@ -144,40 +144,35 @@ class Dispatcher(BackgroundLoop):
             if free <= 0:
                 continue
             limit = min(free, self.settings.dispatch_batch_max)
-            sent = await self._claim_and_send(runnable, limit)
+            sent = await self._claim_and_send(runnable, limit, head_above=below)
             # Call again only when the batch size, not the window, stopped us:
             # a full window has no room until jobs finish, and they wake us.
             more = more or (sent >= limit and free > limit)
         return more
 
-    async def _recall_for_priority(self, queues: list[str]) -> int:
-        """Make room for urgent jobs by taking back less urgent queued messages.
+    async def _recall_for_priority(self, queues: list[str]) -> tuple[int, int | None]:
+        """Make way for urgent jobs: take back every less urgent message still queued.
 
-        Redis delivers in order, so a deep window would otherwise make a new
-        urgent job wait behind every message already queued. Recalling keeps the
-        window deep (throughput) and priority strict: what overtakes an urgent
-        job is at most what the worker threads had already started.
+        Redis delivers in order and a worker holds up to its prefetch ahead of
+        anything new, so an urgent job sent behind them waits for all of them.
+        Recalling bumps their tokens: workers skip what they already fetched
+        (the revocation reaches their start check) and the jobs are runnable
+        again, to be sent after the urgent ones, which go to the head of their
+        queue. What overtakes an urgent job is then what threads had started.
+        Returns how many were recalled and the highest priority among them.
         """
         best = await self.store.execute("best_runnable_priority", {"queues": queues})
         if not best:
-            return 0
-        top = best[0]["priority"]
+            return 0, None
         victims = await self.store.execute(
-            "queued_priorities", {"queues": queues, "below": top, "limit": self.settings.dispatch_batch_max}
+            "queued_priorities",
+            {"queues": queues, "below": best[0]["priority"], "limit": self.settings.dispatch_batch_max},
         )
         if not victims:
-            return 0
-        floor = victims[0]["priority"]
-        urgent = await self.store.execute(
-            "urgent_runnable", {"queues": queues, "above": floor, "limit": len(victims)}
-        )
-        # Pair the most urgent waiting job with the least urgent queued one, and so on.
-        chosen = [v["id"] for v, u in zip(victims, urgent, strict=False) if u["priority"] > v["priority"]]
-        if not chosen:
-            return 0
-        rows = await self.store.execute("recall", {"ids": chosen})
+            return 0, None
+        rows = await self.store.execute("recall", {"ids": [v["id"] for v in victims]})
         self.stats.recalled += len(rows)
-        return len(rows)
+        return len(rows), max(v["priority"] for v in victims)
 
     async def _has_limits(self) -> bool:
         now = time.monotonic()
@@ -186,7 +181,7 @@ class Dispatcher(BackgroundLoop):
             self._limits_at = now
         return self._limits
 
-    async def _claim_and_send(self, queues: list[str], limit: int) -> int:
+    async def _claim_and_send(self, queues: list[str], limit: int, head_above: int | None = None) -> int:
         if await self._has_limits():
             rows = await self._claim_limited(queues, limit)
         else:
@@ -196,8 +191,10 @@ class Dispatcher(BackgroundLoop):
         # RETURNING has no order; Redis delivers in the order we push.
         rows.sort(key=lambda r: (-r["priority"], r["created_at"]))
         out = [Outgoing(str(r["id"]), r["type"], r["queue"], r["dispatch_token"]) for r in rows]
+        urgent = 0 if head_above is None else sum(1 for r in rows if r["priority"] > head_above)
         try:
-            await self.sender.send(out)
+            await self.sender.send(out[urgent:])
+            await self.sender.send(out[:urgent], head=True)
         except Exception as exc:
             self.stats.send_failures += 1
             await self.store.execute("release_dispatch", {"ids": [r["id"] for r in rows]})

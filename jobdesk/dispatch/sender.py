@@ -43,8 +43,12 @@ class Sender:
         self.script = self.client.register_script(_scripts["dispatch"])
         self.sender_id = str(uuid.uuid4())
 
-    async def send(self, messages: Sequence[Outgoing]) -> None:
+    async def send(self, messages: Sequence[Outgoing], head: bool = False) -> None:
+        """Enqueue in order; with `head`, ahead of everything queued (first stays first)."""
         if not messages:
+            return
+        if head:
+            await self._send_to_head(messages)
             return
         pipe = self.client.pipeline(transaction=False)
         now = current_millis()
@@ -67,6 +71,17 @@ class Sender:
                 ],
                 client=pipe,
             )
+        await pipe.execute()
+
+    async def _send_to_head(self, messages: Sequence[Outgoing]) -> None:
+        # What the enqueue script does, with LPUSH for RPUSH: Dramatiq's fetch
+        # pops from the left. Reversed, so the first message ends up first.
+        pipe = self.client.pipeline(transaction=True)
+        for m in reversed(messages):
+            msg = job_message(m.job_id, m.job_type, m.queue, m.token)
+            mid = msg.options["redis_message_id"]
+            pipe.hset(f"{self.namespace}:{m.queue}.msgs", mid, msg.encode())
+            pipe.lpush(f"{self.namespace}:{m.queue}", mid)
         await pipe.execute()
 
     async def present(self, messages: Sequence[Outgoing]) -> list[bool]:

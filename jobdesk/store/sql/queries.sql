@@ -524,13 +524,6 @@ WHERE status = 'pending' AND dispatched_at IS NOT NULL AND queue = ANY(%(queues)
 ORDER BY priority, created_at DESC
 LIMIT %(limit)s;
 
--- name: urgent_runnable
-SELECT priority FROM jobs
-WHERE status = 'pending' AND dispatched_at IS NULL AND run_at <= now() AND queue = ANY(%(queues)s)
-  AND priority > %(above)s
-ORDER BY priority DESC, created_at, id
-LIMIT %(limit)s;
-
 -- name: recall
 -- Take back queued messages for more urgent work: the new token makes the
 -- message already in Redis stale, so a worker skips it; the job is runnable again.
