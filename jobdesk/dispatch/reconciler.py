@@ -50,8 +50,6 @@ class Reconciler(BackgroundLoop):
         self.on_release = on_release
         self.interval_s = 1.0
 
-
-
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
