@@ -16,7 +16,7 @@ from jobdesk.ui.actions import Confirm, ask
 from jobdesk.ui.models.records import Field, RecordsModel
 from jobdesk.ui.models.system import ago
 from jobdesk.ui.qt import Signal, widgets
-from jobdesk.ui.widgets.records_table import records_table
+from jobdesk.ui.widgets.records_table import fit_columns, records_table
 
 CHANNELS = ("email", "slack", "discord", "webhook")
 EVENTS = ("completed", "failed")
@@ -65,6 +65,7 @@ class NotificationRulesView(widgets.QWidget):
         self.confirm: Confirm = ask(self)
         self.model = RecordsModel(RULE_FIELDS, "id", self)
         self.table = records_table(self.model, name="notificationRulesTable")
+        fit_columns(self.table, stretch=2)  # the target (a URL) takes the rest
         self.type_box = widgets.QComboBox()
         self.type_box.setObjectName("ruleJobType")
         self.type_box.setMinimumContentsLength(16)

@@ -15,7 +15,7 @@ from jobdesk.ui import aio, resources
 from jobdesk.ui.actions import Confirm, ask
 from jobdesk.ui.models.records import Field, RecordsModel
 from jobdesk.ui.qt import Signal, core, widgets
-from jobdesk.ui.widgets.records_table import records_table
+from jobdesk.ui.widgets.records_table import fit_columns, records_table
 
 SCOPES = ("type", "organization")
 NONE = "none"
@@ -71,6 +71,7 @@ class RateLimitsView(widgets.QWidget):
         self.confirm: Confirm = ask(self)
         self.model = RecordsModel(LIMIT_FIELDS, "id", self)
         self.table = records_table(self.model, name="rateLimitsTable")
+        fit_columns(self.table, stretch=len(LIMIT_FIELDS) - 1)  # the held-back reasons take the rest
         self.table.selectionModel().currentRowChanged.connect(self.on_current_row_changed)
         self._types: list[str] = []
 
@@ -82,7 +83,9 @@ class RateLimitsView(widgets.QWidget):
         self.key_box.setObjectName("limitKey")
         self.key_box.setEditable(True)
         self.key_box.setMinimumContentsLength(18)
-        self.key_box.setPlaceholderText("job type or organization id")
+        line = self.key_box.lineEdit()
+        if line is not None:
+            line.setPlaceholderText("job type or organization id")
         self.per_second_box = widgets.QDoubleSpinBox()
         self.per_second_box.setObjectName("limitPerSecond")
         self.per_second_box.setRange(0, 100_000)

@@ -27,3 +27,10 @@ def records_table(model: RecordsModel, *, selectable: bool = True, name: str = "
     header.setSectionResizeMode(widgets.QHeaderView.ResizeMode.Stretch)
     header.setSectionResizeMode(0, widgets.QHeaderView.ResizeMode.ResizeToContents)
     return view
+
+
+def fit_columns(view: widgets.QTableView, *, stretch: int) -> None:
+    """Every column as wide as its text, but `stretch`, which takes the rest (short lists only)."""
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(widgets.QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch, widgets.QHeaderView.ResizeMode.Stretch)
