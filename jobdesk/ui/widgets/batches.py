@@ -10,9 +10,11 @@ double-click) lists the batch's jobs in the Jobs tab.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from jobdesk.client.base import JobsClient
+from jobdesk.core.errors import NotFound
 from jobdesk.core.events import EventName, JobEvent
 from jobdesk.ui import aio, resources
 from jobdesk.ui.models.records import BarRole, Field, RecordsModel
@@ -189,7 +191,12 @@ class BatchesView(widgets.QWidget):
         if reload or len(ids) > MAX_SINGLE_READS:
             await self.refresh(client)
             return
-        fresh = {i: await client.batch(i) for i in ids}
+        try:
+            summaries = await asyncio.gather(*(client.batch(i) for i in ids))
+        except NotFound:  # one was deleted (its jobs cleaned up): the page is out of date
+            await self.refresh(client)
+            return
+        fresh = {s["id"]: s for s in summaries}
         records = [fresh.get(r["id"], r) for r in self.model.records]
         if self.open_only.isChecked():
             records = [r for r in records if not r.get("completedAt")]
