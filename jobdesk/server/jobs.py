@@ -73,16 +73,25 @@ async def create_job(spec: Annotated[JobSpec, Body()], engine: EngineDep, who: P
     summary="Create many jobs at once",
 )
 async def create_batch(batch: schemas.BatchIn, engine: EngineDep, who: Principal) -> JSONResponse:
-    """Up to 10,000 jobs in one transaction: all are stored, or none (the body's 1 MiB limit applies)."""
+    """Up to 10,000 jobs in one transaction: all are stored, or none (the body's 1 MiB limit applies).
+
+    `items` holds a job for each spec, in order; `count` is their number.
+
+    **Idempotency keys** work as in `POST /api/jobs`: a spec whose `idempotencyKey`
+    names a job of the organization created in the last 24 hours gets that job in
+    its place in `items`, unchanged, and nothing new is stored for it; a key given
+    to several specs of the batch names one job, made from the first of them. A
+    batch sent again with the same keys therefore gets the same jobs back.
+
+    `created` counts the jobs this request stored: only they carry the new
+    `batchId` (and count in `GET /api/batches/{id}`); a repeated key's job keeps
+    its own. When every spec named an existing job, nothing is stored and
+    `batchId` is `null`.
+    """
     for i, spec in enumerate(batch.jobs):
         _check_run_at(spec, f"job {i}: ")
-    jobs = await engine.service.create_jobs(who.user_id, who.organization_id, list(batch.jobs))
-    body = {
-        "batchId": jobs[0].batch_id if jobs else None,
-        "count": len(jobs),
-        "items": [j.to_api() for j in jobs],
-    }
-    return JSONResponse(body, status_code=201)
+    got = await engine.service.create_batch(who.user_id, who.organization_id, list(batch.jobs))
+    return JSONResponse(got.to_api(), status_code=201)
 
 
 @router.get("", response_model=schemas.PageOut, summary="List jobs, newest first")

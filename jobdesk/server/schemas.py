@@ -85,8 +85,9 @@ class BatchIn(BaseModel):
 
 
 class BatchOut(_Out):
-    batchId: str | None
-    count: int
+    batchId: str | None = Field(description="the new batch; null when every spec named an existing job")
+    count: int = Field(description="the number of items: one per spec")
+    created: int = Field(description="how many of them this request stored")
     items: list[JobOut]
 
 

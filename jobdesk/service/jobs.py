@@ -56,6 +56,23 @@ class Page:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What create_batch gave: the new batch's id (None if nothing was new), a job per spec, how many new."""
+
+    batch_id: str | None
+    items: list[Job]
+    created: int
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "batchId": self.batch_id,
+            "count": len(self.items),
+            "created": self.created,
+            "items": [j.to_api() for j in self.items],
+        }
+
+
 def encode_cursor(order: str, descending: bool, key: Any, job_id: uuid.UUID) -> str:
     """An opaque keyset position: the order, its direction, the last row's order key and id."""
     value = key.isoformat() if isinstance(key, datetime) else key
@@ -138,7 +155,23 @@ class JobsService:
     async def create_jobs(
         self, user_id: str, organization_id: str, specs: list[JobSpec | dict[str, Any]]
     ) -> list[Job]:
-        """Many jobs in one transaction: all are stored, or none."""
+        """Many jobs in one transaction: all are stored, or none; a job for each spec, in order.
+
+        A spec's idempotency key works as in create_job (see create_batch).
+        """
+        return (await self.create_batch(user_id, organization_id, specs)).items
+
+    async def create_batch(
+        self, user_id: str, organization_id: str, specs: list[JobSpec | dict[str, Any]]
+    ) -> Batch:
+        """Many jobs in one transaction: all are stored, or none.
+
+        A spec whose `idempotencyKey` names a job of the organization created in
+        the last 24 hours is answered with that job, which is left as it is; a
+        key given twice here names one job, the first spec's. Only the jobs
+        stored carry the new batch's id and count in its total; when every spec
+        named an existing job, no batch is made and `batch_id` is None.
+        """
         if not specs:
             raise InvalidInput("a batch needs at least one job")
         if len(specs) > BATCH_MAX:
@@ -154,13 +187,9 @@ class JobsService:
                 raise
         for new in prepared:
             await self._check_dependencies(new)
-        batch = {
-            "id": batch_id,
-            "user_id": user_id,
-            "organization_id": organization_id,
-            "total": len(prepared),
-        }
-        return await self.store.insert_many(prepared, batch)
+        batch = {"id": batch_id, "user_id": user_id, "organization_id": organization_id}
+        got = await self.store.insert_many(prepared, batch, idempotency_window_s=IDEMPOTENCY_WINDOW_S)
+        return Batch(batch_id if got.stored else None, got.items, got.stored)
 
     async def _check_dependencies(self, new: NewJob) -> None:
         if not new.depends_on:

@@ -6,10 +6,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+from psycopg import AsyncConnection
 from psycopg import sql as pgsql
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from jobdesk.core.errors import InvalidTransition
 from jobdesk.core.jobs import Job
 from jobdesk.core.prepare import NewJob
 from jobdesk.store.rows import row_to_job
@@ -109,6 +113,54 @@ ORDER_TYPES: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """What insert_many gave: a job for each one asked for, in order, and how many were stored."""
+
+    items: list[Job]
+    stored: int
+
+
+class _KeyMoved(Exception):
+    """A key's job was not there to read after the insert skipped it: the transaction is tried again."""
+
+
+_BATCH_TRIES = 3
+
+
+def _key_order(new: NewJob, index: int) -> tuple[bool, str, str, int]:
+    return (new.idempotency_key is not None, new.organization_id, new.idempotency_key or "", index)
+
+
+async def _insert_once(
+    conn: AsyncConnection[Any], jobs: list[NewJob], window_s: float
+) -> tuple[list[dict[str, Any]], int]:
+    """Insert jobs with distinct keys; the row standing for each (its own, or the key's holder) and how
+    many were stored. _KeyMoved if a key's holder is gone by the time it is read."""
+    keyed = [(new.organization_id, new.idempotency_key) for new in jobs if new.idempotency_key is not None]
+    keys = {"orgs": [org for org, _ in keyed], "keys": [key for _, key in keyed]}
+    ids = [uuid.uuid4() for _ in jobs]
+    async with conn.cursor(row_factory=dict_row) as cur:
+        if keyed:
+            await cur.execute(q("release_stale_idempotency_keys"), {**keys, "window_s": window_s})
+        await cur.execute(q("insert_jobs"), _columns(ids, jobs))
+        stored = {r["id"]: r for r in await cur.fetchall()}
+        held: dict[tuple[str, str], dict[str, Any]] = {}
+        if len(stored) < len(jobs):
+            await cur.execute(q("jobs_by_idempotency_keys"), keys)
+            held = {(r["organization_id"], r["idempotency_key"]): r for r in await cur.fetchall()}
+    rows = []
+    for jid, new in zip(ids, jobs, strict=True):
+        row = stored.get(jid)
+        if row is None and new.idempotency_key is not None:
+            row = held.get((new.organization_id, new.idempotency_key))
+        if row is None:
+            # The job holding the key went away (deleted, or its key released) since the insert.
+            raise _KeyMoved
+        rows.append(row)
+    return rows, len(stored)
+
+
 def as_uuid(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
@@ -127,17 +179,42 @@ class JobStore:
         assert row is not None
         return row_to_job(row)
 
-    async def insert_many(self, jobs: list[NewJob], batch: dict[str, Any] | None = None) -> list[Job]:
-        """All or nothing: one transaction (with the batch's own row, if given)."""
-        out: list[Job] = []
-        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            if batch is not None:
-                await cur.execute(q("insert_batch"), batch)
-            ids = [uuid.uuid4() for _ in jobs]
-            await cur.execute(q("insert_jobs"), _columns(ids, jobs))
-            rows = {r["id"]: r for r in await cur.fetchall()}
-        out = [row_to_job(rows[i]) for i in ids]
-        return out
+    async def insert_many(
+        self,
+        jobs: list[NewJob],
+        batch: dict[str, Any] | None = None,
+        *,
+        idempotency_window_s: float = 24 * 3600,
+    ) -> Inserted:
+        """All or nothing, in one transaction: the jobs, and the batch's own row if given.
+
+        A job whose idempotency key names a job created in the last
+        `idempotency_window_s` is not stored: that job stands for it, as in a
+        single create. So does the first of several jobs here with one key. A
+        key whose job is older gives it up and names a new job. The batch row
+        (its `total`, the jobs stored) is written only when a job was stored.
+        """
+        # Each job's stand-in: itself, or the first job here with its (organization, key).
+        first: dict[tuple[str, str], int] = {}
+        stand_in = [
+            i
+            if new.idempotency_key is None
+            else first.setdefault((new.organization_id, new.idempotency_key), i)
+            for i, new in enumerate(jobs)
+        ]
+        # Keyed rows go in key order, so two batches sharing keys lock them in the same order.
+        order = sorted(set(stand_in), key=lambda i: _key_order(jobs[i], i))
+        for _ in range(_BATCH_TRIES):
+            try:
+                async with self.pool.connection() as conn, conn.transaction():
+                    rows, stored = await _insert_once(conn, [jobs[i] for i in order], idempotency_window_s)
+                    if batch is not None and stored:
+                        await conn.execute(q("insert_batch"), {**batch, "total": stored})
+            except (_KeyMoved, psycopg.errors.DeadlockDetected):
+                continue
+            by_index = dict(zip(order, rows, strict=True))
+            return Inserted([row_to_job(by_index[i]) for i in stand_in], stored)
+        raise InvalidTransition("the batch's idempotency keys are contended; try again")
 
     async def get(self, job_id: str, organization_id: str | None = None) -> Job | None:
         jid = as_uuid(job_id)

@@ -486,8 +486,22 @@ ON CONFLICT (name) DO UPDATE SET held_reason = EXCLUDED.held_reason, held_at = E
 -- name: release_idempotency_key
 UPDATE jobs SET idempotency_key = NULL WHERE id = %(id)s;
 
+-- name: release_stale_idempotency_keys
+-- A batch's keys whose job is older than the idempotency window name new jobs:
+-- the old jobs give them up, in the batch's own transaction.
+UPDATE jobs j SET idempotency_key = NULL
+FROM unnest(%(orgs)s::text[], %(keys)s::text[]) AS k(organization_id, key)
+WHERE j.organization_id = k.organization_id AND j.idempotency_key = k.key
+  AND j.created_at <= now() - make_interval(secs => %(window_s)s);
+
+-- name: jobs_by_idempotency_keys
+SELECT j.* FROM unnest(%(orgs)s::text[], %(keys)s::text[]) AS k(organization_id, key)
+JOIN jobs j ON j.organization_id = k.organization_id AND j.idempotency_key = k.key;
+
 -- name: insert_jobs
--- Many jobs in one statement (a batch): arrays in, one row each out.
+-- Many jobs in one statement (a batch): arrays in, one row each out, except
+-- for a row whose idempotency key another job holds: it is skipped (the
+-- caller reads that job instead; jobs_by_idempotency_keys).
 -- depends_on travels as comma-joined text, since arrays of arrays cannot be unnested by row.
 WITH j AS (
     INSERT INTO jobs (id, type, name, description, queue, priority, data, max_attempts,
@@ -506,6 +520,7 @@ WITH j AS (
          AS r(id, type, name, description, queue, priority, data, max_attempts, backoff_base_ms,
               backoff_cap_ms, user_id, organization_id, run_at, depends_on, idempotency_key,
               dependency_policy, parent_id, batch_id, notify)
+    ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
 )
 SELECT j.*, pg_notify('jobdesk_events', 'job-created:' || j.id) AS _n FROM j;
