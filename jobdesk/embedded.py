@@ -129,9 +129,11 @@ class EmbeddedClient(JobsClient):
         page = await self.engine.flow.list_batches(None, open_only=open_only, limit=limit, offset=offset)
         return BatchPage(page["items"], page["total"], page["limit"], page["offset"])
 
-    async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
-        page = await self.engine.flow.dead_letters(limit=min(limit, LIST_LIMIT_MAX), offset=offset)
-        return JobPage(page.items, page.total, page.limit, page.offset)
+    async def dead_letters(self, limit: int = 100, offset: int = 0, *, cursor: str | None = None) -> JobPage:
+        page = await self.engine.flow.dead_letters(
+            limit=min(limit, LIST_LIMIT_MAX), offset=offset, cursor=cursor
+        )
+        return JobPage(page.items, page.total, page.limit, page.offset, page.next_cursor)
 
     async def requeue_dead(self, ids: list[str] | None = None) -> int:
         return await self.engine.flow.requeue_dead(ids=ids)

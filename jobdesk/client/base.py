@@ -189,8 +189,8 @@ class JobsClient(ABC):
         """Batches newest first, each summarized as `batch()` does; `open_only`: not finished yet."""
         raise self._lacks("batches")
 
-    async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
-        """Jobs that failed their last attempt, newest first."""
+    async def dead_letters(self, limit: int = 100, offset: int = 0, *, cursor: str | None = None) -> JobPage:
+        """Jobs that failed their last attempt, newest first: by `offset`, or after a page's `next_cursor`."""
         raise self._lacks("dead letters")
 
     async def requeue_dead(self, ids: list[str] | None = None) -> int:

@@ -161,9 +161,13 @@ class RestClient(JobsClient):
         page = await self._call("GET", "/api/batches", params=params)
         return BatchPage(page["items"], page["total"], page["limit"], page["offset"])
 
-    async def dead_letters(self, limit: int = 100, offset: int = 0) -> JobPage:
-        page = await self._call("GET", "/api/dead-letters", params={"limit": limit, "offset": offset})
-        return JobPage([job_from_api(j) for j in page["items"]], page["total"], page["limit"], page["offset"])
+    async def dead_letters(self, limit: int = 100, offset: int = 0, *, cursor: str | None = None) -> JobPage:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = await self._call("GET", "/api/dead-letters", params=params)
+        items = [job_from_api(j) for j in page["items"]]
+        return JobPage(items, page["total"], page["limit"], page["offset"], page.get("nextCursor"))
 
     async def requeue_dead(self, ids: list[str] | None = None) -> int:
         body = await self._call("POST", "/api/dead-letters/requeue", json={"ids": ids})

@@ -79,10 +79,23 @@ async def dead_letters(
         int, Query(ge=1, description=f"page size, default 20; larger values are capped at {LIST_LIMIT_MAX}")
     ] = 20,
     offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=1000,
+            description="the previous page's `nextCursor`: fast at any depth; not with offset",
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """Jobs that failed their last attempt, with their errors: `{items, total, limit, offset}`."""
+    """Jobs that failed their last attempt, with their errors: `{items, total, limit, offset, nextCursor}`.
+
+    Page by `offset`, or by `cursor` as in `GET /api/jobs`: pass the previous
+    page's `nextCursor` (keyset pagination: the same cost at any depth, and no
+    failed job repeated or skipped while others fail). `nextCursor` is `null`
+    on the last page.
+    """
     page = await engine.flow.dead_letters(
-        who.scope, type=type, limit=min(limit, LIST_LIMIT_MAX), offset=offset
+        who.scope, type=type, limit=min(limit, LIST_LIMIT_MAX), offset=offset, cursor=cursor
     )
     return JSONResponse(page.to_api())
 

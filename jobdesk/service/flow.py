@@ -91,10 +91,15 @@ class FlowService:
         type: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        cursor: str | None = None,
     ) -> Page:
-        """Jobs that failed their last attempt, newest first, with their errors."""
+        """Jobs that failed their last attempt, newest first, with their errors.
+
+        Pages come by `offset` or by `cursor` (the page before's `next_cursor`),
+        as in JobsService.list_jobs.
+        """
         return await self.jobs.list_jobs(
-            organization_id, type=type, status="failed", limit=limit, offset=offset
+            organization_id, type=type, status="failed", limit=limit, offset=offset, cursor=cursor
         )
 
     async def requeue_dead(

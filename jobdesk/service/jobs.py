@@ -82,18 +82,26 @@ def encode_cursor(order: str, descending: bool, key: Any, job_id: uuid.UUID) -> 
 
 def decode_cursor(cursor: str, order: str, descending: bool) -> tuple[Any, uuid.UUID]:
     """The (order key, id) a cursor names, checked against the list's order; InvalidInput if it is not one."""
+    invalid = InvalidInput("cursor is not one this server gave out")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         c_order, c_descending, value, job_id = json.loads(raw)
-        key = _cursor_key(ORDER_TYPES[order], value)
-        jid = uuid.UUID(job_id)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise InvalidInput("cursor is not one this server gave out") from None
-    if (c_order, c_descending) != (order, descending):
+    except (ValueError, TypeError):
+        raise invalid from None
+    # The order first: a cursor of a list in another order is named as such, not taken for a damaged one.
+    known = isinstance(c_order, str) and c_order in ORDERS and isinstance(c_descending, bool)
+    if known and (c_order, c_descending) != (order, descending):
         raise InvalidInput(
             f"cursor belongs to order={c_order} descending={str(c_descending).lower()}; "
             "ask with the same order, or start again without a cursor"
         )
+    try:
+        key = _cursor_key(ORDER_TYPES[order], value)
+        jid = uuid.UUID(job_id)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise invalid from None
+    if (c_order, c_descending) != (order, descending):
+        raise invalid
     return key, jid
 
 
