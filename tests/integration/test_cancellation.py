@@ -42,15 +42,20 @@ async def test_job_cancelled_while_waiting_in_a_worker_never_runs(engine, worker
     await engine.service.cancel_job(waiting.id)
     marker = await engine.service.create_job("u", "o", {"type": "test.record"})
     await wait_status(engine.service, marker.id, {"completed"}, timeout=30)
-    runs = await count(engine.store.pool, "SELECT count(*) FROM test_executions WHERE job_id = %s", waiting.id)
+    runs = await count(
+        engine.store.pool, "SELECT count(*) FROM test_executions WHERE job_id = %s", waiting.id
+    )
     assert runs == 0
     assert (await engine.service.get_job(waiting.id)).status is JobStatus.CANCELLED
 
 
 async def _dispatched(engine, job_id: str) -> bool:
-    return await count(
-        engine.store.pool, "SELECT count(*) FROM jobs WHERE id = %s AND dispatched_at IS NOT NULL", job_id
-    ) == 1
+    return (
+        await count(
+            engine.store.pool, "SELECT count(*) FROM jobs WHERE id = %s AND dispatched_at IS NOT NULL", job_id
+        )
+        == 1
+    )
 
 
 async def test_active_job_reporting_progress_stops_within_two_seconds(engine, workers):
