@@ -9,6 +9,10 @@ completion events as they happen.
 - jobdesk_jobs{status,type}: jobs in the database by status and type
 - jobdesk_queue_depth{queue}: pending jobs that may run now; jobdesk_queue_scheduled{queue}:
   pending jobs waiting for their runAt or retry time; jobdesk_queue_active{queue}
+
+  These counts come from the job-count rollup (migration 0005), not from
+  counting the jobs table; only the pending jobs waiting for their time are
+  counted, through an index that holds no others (metrics_job_counts).
 - jobdesk_job_duration_seconds{type,status}: run time of completed and failed jobs
 - jobdesk_workers, jobdesk_worker_threads, jobdesk_worker_busy_threads: live workers
 - jobdesk_dispatch_lag_seconds: how long the longest-waiting runnable job has waited
@@ -127,14 +131,20 @@ class Metrics:
         lag = await fetch(pool, "metrics_dispatch_lag", {})
         (workers,) = await fetch(pool, "metrics_workers", {"dead_after": self.settings.worker_dead_after_s})
         snap = Snapshot(taken_at=time.monotonic())
+        pending: dict[str, int] = {}
         for r in counts:
+            queue, n = r["queue"], int(r["n"])
+            if r["kind"] == "scheduled":
+                snap.scheduled[queue] = n
+                continue
             key = (r["status"], r["type"])
-            snap.jobs[key] = snap.jobs.get(key, 0) + r["n"]
+            snap.jobs[key] = snap.jobs.get(key, 0) + n
             if r["status"] == "active":
-                snap.active[r["queue"]] = snap.active.get(r["queue"], 0) + r["n"]
+                snap.active[queue] = snap.active.get(queue, 0) + n
             elif r["status"] == "pending":
-                into = snap.scheduled if r["later"] else snap.depth
-                into[r["queue"]] = into.get(r["queue"], 0) + r["n"]
+                pending[queue] = pending.get(queue, 0) + n
+        # May run now: every pending job (the rollup's count) but those waiting for their time.
+        snap.depth = {q: max(0, n - snap.scheduled.get(q, 0)) for q, n in pending.items()}
         snap.lag_s = max(0.0, float(lag[0]["lag_s"])) if lag else 0.0
         snap.workers, snap.threads, snap.busy = workers["processes"], workers["threads"], workers["busy"]
         return snap

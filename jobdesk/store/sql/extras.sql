@@ -126,11 +126,28 @@ WHERE o.job_id = %(id)s AND (%(org)s::text IS NULL OR j.organization_id = %(org)
 ORDER BY o.id;
 
 -- name: metrics_job_counts
--- One pass over jobs for the gauges: by status and type, and per queue whether a
--- pending job may run now or waits for its time.
-SELECT status, type, queue, (status = 'pending' AND run_at > now()) AS later, count(*) AS n
+-- The gauges' counts, in one statement (one snapshot), without counting the jobs table:
+-- - kind 'jobs': jobs by status, type and queue, from the job-count rollup
+--   (migration 0005): its totals plus the deltas not yet folded in, a few
+--   hundred rows however many jobs there are;
+-- - kind 'scheduled': per queue, the pending jobs whose time (runAt, retry
+--   backoff) has not come. Read through jobs_waiting_since_idx, whose
+--   greatest(created_at, run_at) is above now() exactly for them (a job is never
+--   created in the future, nor dispatched before its time), so this costs the
+--   waiting jobs only; `run_at > now()` is checked on the row as well.
+SELECT 'jobs' AS kind, status, type, queue, sum(n)::bigint AS n FROM (
+    SELECT type, queue, status, n FROM job_counts
+    UNION ALL
+    SELECT type, queue, status, n FROM job_count_deltas
+) c
+GROUP BY status, type, queue
+HAVING sum(n) <> 0
+UNION ALL
+SELECT 'scheduled', 'pending', NULL, queue, count(*)
 FROM jobs
-GROUP BY 1, 2, 3, 4;
+WHERE status = 'pending' AND dispatched_at IS NULL
+  AND greatest(created_at, run_at) > now() AND run_at > now()
+GROUP BY queue;
 
 -- name: metrics_dispatch_lag
 -- Seconds the longest-waiting runnable job has waited. Read in order from
