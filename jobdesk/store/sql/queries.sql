@@ -499,29 +499,25 @@ SELECT j.* FROM unnest(%(orgs)s::text[], %(keys)s::text[]) AS k(organization_id,
 JOIN jobs j ON j.organization_id = k.organization_id AND j.idempotency_key = k.key;
 
 -- name: insert_jobs
--- Many jobs in one statement (a batch): arrays in, one row each out, except
--- for a row whose idempotency key another job holds: it is skipped (the
--- caller reads that job instead; jobs_by_idempotency_keys).
--- depends_on travels as comma-joined text, since arrays of arrays cannot be unnested by row.
+-- Many jobs in one statement (a batch): one JSON array in, one row each out,
+-- except for a row whose idempotency key another job holds: it is skipped (the
+-- caller reads that job instead; jobs_by_idempotency_keys). Only what
+-- PostgreSQL fills in comes back; the caller holds the rest.
 WITH j AS (
     INSERT INTO jobs (id, type, name, description, queue, priority, data, max_attempts,
                       backoff_base_ms, backoff_cap_ms, user_id, organization_id, run_at,
                       depends_on, idempotency_key, dependency_policy, parent_id, batch_id, notify)
     SELECT r.id, r.type, r.name, r.description, r.queue, r.priority, r.data, r.max_attempts,
            r.backoff_base_ms, r.backoff_cap_ms, r.user_id, r.organization_id, COALESCE(r.run_at, now()),
-           COALESCE(string_to_array(NULLIF(r.depends_on, ''), ',')::uuid[], '{}'),
-           r.idempotency_key, r.dependency_policy, r.parent_id, r.batch_id, r.notify
-    FROM unnest(%(id)s::uuid[], %(type)s::text[], %(name)s::text[], %(description)s::text[],
-                %(queue)s::text[], %(priority)s::int[], %(data)s::jsonb[], %(max_attempts)s::int[],
-                %(backoff_base_ms)s::int[], %(backoff_cap_ms)s::int[], %(user_id)s::text[],
-                %(organization_id)s::text[], %(run_at)s::timestamptz[], %(depends_on)s::text[],
-                %(idempotency_key)s::text[], %(dependency_policy)s::text[], %(parent_id)s::uuid[],
-                %(batch_id)s::uuid[], %(notify)s::jsonb[])
-         AS r(id, type, name, description, queue, priority, data, max_attempts, backoff_base_ms,
-              backoff_cap_ms, user_id, organization_id, run_at, depends_on, idempotency_key,
-              dependency_policy, parent_id, batch_id, notify)
+           COALESCE(r.depends_on, '{}'), r.idempotency_key, r.dependency_policy, r.parent_id,
+           r.batch_id, r.notify
+    FROM jsonb_to_recordset(%(rows)s::jsonb)
+         AS r(id uuid, type text, name text, description text, queue text, priority int, data jsonb,
+              max_attempts int, backoff_base_ms int, backoff_cap_ms int, user_id text,
+              organization_id text, run_at timestamptz, depends_on uuid[], idempotency_key text,
+              dependency_policy text, parent_id uuid, batch_id uuid, notify jsonb)
     ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING *
+    RETURNING id, status, created_at, updated_at, run_at, attempts, progress_current, progress_total
 )
 SELECT j.*, pg_notify('jobdesk_events', 'job-created:' || j.id) AS _n FROM j;
 
