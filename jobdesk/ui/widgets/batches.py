@@ -113,6 +113,8 @@ class BatchesView(widgets.QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(PROGRESS_COLUMN, widgets.QHeaderView.ResizeMode.Fixed)
         header.resizeSection(PROGRESS_COLUMN, 220)
+        # "finished 35 min ago" in full; the counts, narrower than their room, give way.
+        header.setSectionResizeMode(len(BATCH_FIELDS) - 1, widgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table.doubleClicked.connect(self.on_table_double_clicked)
         self.show_button = resources.button("jobs", "Show jobs")
         self.show_button.clicked.connect(self.on_show_button_clicked)

@@ -14,7 +14,7 @@ from jobdesk.ui.models.records import RecordsModel
 from jobdesk.ui.models.system import QUEUE_FIELDS, WORKER_SUMMARY_FIELDS
 from jobdesk.ui.qt import widgets
 from jobdesk.ui.text import plain_label
-from jobdesk.ui.widgets.records_table import records_table
+from jobdesk.ui.widgets.records_table import fit_columns, records_table
 from jobdesk.ui.widgets.stat_card import StatCard
 from jobdesk.ui.widgets.throughput_chart import ThroughputChart
 
@@ -48,7 +48,9 @@ class Overview(widgets.QWidget):
 
         side = widgets.QVBoxLayout()
         side.addWidget(plain_label("Queue depths", "sectionTitle"))
-        side.addWidget(records_table(self.queues, selectable=False), 3)
+        queues = records_table(self.queues, selectable=False)
+        fit_columns(queues, stretch=len(QUEUE_FIELDS) - 1)  # the held-back reason takes the rest
+        side.addWidget(queues, 3)
         side.addWidget(plain_label("Workers online", "sectionTitle"))
         side.addWidget(records_table(self.workers, selectable=False), 2)
         bottom = widgets.QHBoxLayout()

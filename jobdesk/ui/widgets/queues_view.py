@@ -7,7 +7,7 @@ from jobdesk.ui import aio, resources
 from jobdesk.ui.models.records import RecordsModel
 from jobdesk.ui.models.system import QUEUE_FIELDS
 from jobdesk.ui.qt import Signal, widgets
-from jobdesk.ui.widgets.records_table import records_table
+from jobdesk.ui.widgets.records_table import fit_columns, records_table
 
 
 class QueuesView(widgets.QWidget):
@@ -22,6 +22,7 @@ class QueuesView(widgets.QWidget):
         self.client: JobsClient | None = None
         self.model = RecordsModel(QUEUE_FIELDS, "name", self)
         self.table = records_table(self.model, name="queuesTable")
+        fit_columns(self.table, stretch=len(QUEUE_FIELDS) - 1)  # the held-back reason takes the rest
         self.pause_button = resources.button("pause", "Pause")
         self.resume_button = resources.button("resume", "Resume")
         self.pause_all_button = resources.button("pause", "Pause all")
