@@ -18,9 +18,12 @@ KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "
 Notification = tuple[str, str]  # (event, subject id)
 
 
-def parse(payload: str) -> Notification | None:
-    event, sep, subject = payload.partition(":")
-    return (event, subject) if sep else None
+def parse(payload: str) -> list[Notification]:
+    """`event:id` or, for a statement that changed many rows, `event:id,id,...`."""
+    event, sep, subjects = payload.partition(":")
+    if not sep:
+        return []
+    return [(event, subject) for subject in subjects.split(",") if subject]
 
 
 class Listener:
@@ -92,10 +95,10 @@ class Listener:
         # so a flush scheduled with call_soon sees the whole burst at once.
         loop = asyncio.get_running_loop()
         async for n in conn.notifies():
-            item = parse(n.payload)
-            if item is None:
+            items = parse(n.payload)
+            if not items:
                 continue
-            self._buffer.append(item)
+            self._buffer.extend(items)
             if not self._flush_scheduled:
                 self._flush_scheduled = True
                 loop.call_soon(self._flush)

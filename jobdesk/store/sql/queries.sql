@@ -87,7 +87,11 @@ WITH r AS (
     WHERE j.id = r.id AND (j.dispatch_token = r.token AND j.status = 'pending') IS TRUE
     RETURNING j.id
 )
-SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
+-- One notification per 200 rows (payloads are limited to 8,000 bytes), not
+-- one per row: the listener splits them (store/notify.py).
+SELECT pg_notify('jobdesk_events', 'job-update:' || string_agg(n.id::text, ',')) AS _n
+FROM (SELECT u.id, (row_number() OVER () - 1) / 200 AS chunk FROM u) n
+GROUP BY n.chunk;
 
 -- name: progress_jobs
 WITH r AS (
@@ -101,7 +105,9 @@ WITH r AS (
     WHERE j.id = r.id AND (j.dispatch_token = r.token AND j.status = 'active') IS TRUE
     RETURNING j.id
 )
-SELECT u.id, pg_notify('jobdesk_events', 'job-update:' || u.id) AS _n FROM u;
+SELECT pg_notify('jobdesk_events', 'job-update:' || string_agg(n.id::text, ',')) AS _n
+FROM (SELECT u.id, (row_number() OVER () - 1) / 200 AS chunk FROM u) n
+GROUP BY n.chunk;
 
 -- name: finish_jobs
 -- outcome: completed | failed | cancelled | retry (back to pending at run_at).
@@ -140,14 +146,17 @@ WITH r AS (
     FROM r
     WHERE j.id = r.id AND (j.dispatch_token = r.token AND j.status IN ('pending', 'active')) IS TRUE
     RETURNING j.id, j.status
+), n AS (
+    SELECT u.id,
+           CASE u.status WHEN 'completed' THEN 'job-completed'
+                         WHEN 'failed' THEN 'job-failed'
+                         WHEN 'cancelled' THEN 'job-cancelled'
+                         ELSE 'job-update' END AS event,
+           (row_number() OVER () - 1) / 200 AS chunk
+    FROM u
 )
-SELECT u.id, u.status,
-       pg_notify('jobdesk_events',
-                 CASE u.status WHEN 'completed' THEN 'job-completed'
-                               WHEN 'failed' THEN 'job-failed'
-                               WHEN 'cancelled' THEN 'job-cancelled'
-                               ELSE 'job-update' END || ':' || u.id) AS _n
-FROM u;
+SELECT pg_notify('jobdesk_events', n.event || ':' || string_agg(n.id::text, ',')) AS _n
+FROM n GROUP BY n.event, n.chunk;
 
 -- name: cancel_pending
 WITH u AS (
