@@ -164,3 +164,18 @@ async def test_cleanup_deletes_only_old_finished_jobs(engine, workers):
         )
     assert await engine.service.cleanup(30 * 86400) == 1
     assert (await engine.service.get_job(pending.id)).status.value == "pending"
+
+
+async def test_results_that_are_not_json_do_not_block_other_outcomes(engine, workers):
+    """A NaN result would make PostgreSQL refuse the whole batch of outcomes it rides in."""
+    workers.start(processes=1, threads=4)
+    odd = await engine.service.create_job("u", "o", {"type": "test.echo", "data": {"special": "nan"}})
+    plain = [
+        await engine.service.create_job("u", "o", {"type": "test.echo", "data": {"value": {"n": i}}})
+        for i in range(20)
+    ]
+    for j in plain:
+        done = await wait_status(engine.service, j.id, {"completed"}, timeout=30)
+        assert done.result == {"n": plain.index(j)}
+    kept = await wait_status(engine.service, odd.id, {"completed"}, timeout=30)
+    assert kept.result == "nan"

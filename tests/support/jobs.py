@@ -78,3 +78,10 @@ async def async_job(ctx: JobContext, data: dict) -> dict:
     await asyncio.sleep(0.01)
     ctx.progress(1, 1, "done")
     return {"async": True}
+
+
+@job("test.echo", queue="test")
+def echo(ctx: JobContext, data: dict) -> object:
+    """Returns what it is asked to: a float named in data['special'] ('nan', 'inf'), or data['value']."""
+    special = data.get("special")
+    return float(special) if special else data.get("value")

@@ -114,11 +114,9 @@ GROUP BY n.chunk;
 -- A job still pending with the message's token ran so briefly that its start
 -- was never written on its own: this write records the start too.
 WITH r AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::int[], %(outcomes)s::text[],
-                         %(results)s::jsonb[], %(errors)s::jsonb[], %(delays)s::float8[],
-                         %(currents)s::bigint[], %(totals)s::bigint[], %(messages)s::text[],
-                         %(ran_for)s::float8[])
-             AS r(id, token, outcome, result, error, delay_s, cur, tot, msg, ran_for_s)
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+             AS r(id uuid, token int, outcome text, result jsonb, error jsonb, delay_s float8,
+                  cur bigint, tot bigint, msg text, ran_for_s float8)
 ), u AS (
     UPDATE jobs j
     SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
