@@ -93,6 +93,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from jobdesk.core.registry import load_job_modules
     from jobdesk.embedded import EmbeddedClient
     from jobdesk.server.runtime import start_server
+    from jobdesk.ui.console import settle_heap
     from jobdesk.ui.events import EventRouter
     from jobdesk.ui.qt import core, widgets
 
@@ -105,6 +106,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     window, table, model, ui = build_ui(client, router, widgets)
     window.resize(1400, 900)
     window.show()
+    settle_heap()  # as the console does once its window is up
     probe = StallProbe(core)
     try:
         await model.load()
