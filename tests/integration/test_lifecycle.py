@@ -8,6 +8,7 @@ import pytest
 
 from jobdesk.core.events import JobEvent
 from jobdesk.core.jobs import JobStatus
+from tests.support.asserts import eventually
 from tests.support.workers import query
 
 pytestmark = pytest.mark.slow
@@ -179,3 +180,15 @@ async def test_results_that_are_not_json_do_not_block_other_outcomes(engine, wor
         assert done.result == {"n": plain.index(j)}
     kept = await wait_status(engine.service, odd.id, {"completed"}, timeout=30)
     assert kept.result == "nan"
+
+
+async def test_a_batch_announces_every_job_it_created(engine):
+    """Batch notifications carry up to 200 ids each; every job still gets its event."""
+    events: list[JobEvent] = []
+    engine.hub.subscribe(events.extend)
+    jobs = await engine.service.create_jobs("u", "o", [{"type": "test.noop"} for _ in range(450)])
+
+    async def all_announced() -> bool:
+        return {e.job.id for e in events if e.name.value == "job-created"} == {j.id for j in jobs}
+
+    await eventually(all_announced, timeout=10, what="a job-created event for each job")

@@ -525,8 +525,13 @@ WITH j AS (
               dependency_policy text, parent_id uuid, batch_id uuid, notify jsonb)
     ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, status, created_at, updated_at, run_at, attempts, progress_current, progress_total
+), n AS MATERIALIZED (
+    -- One notification per 200 jobs (store/notify.py splits them).
+    SELECT pg_notify('jobdesk_events', 'job-created:' || string_agg(c.id::text, ',')) AS _n
+    FROM (SELECT j.id, (row_number() OVER () - 1) / 200 AS chunk FROM j) c
+    GROUP BY c.chunk
 )
-SELECT j.*, pg_notify('jobdesk_events', 'job-created:' || j.id) AS _n FROM j;
+SELECT j.* FROM j CROSS JOIN (SELECT count(*) FROM n) AS notified;
 
 -- name: best_runnable_priority
 SELECT priority FROM jobs
