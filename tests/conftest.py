@@ -6,6 +6,7 @@ aborts the whole run on a machine without a display.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -88,12 +89,21 @@ def settings(test_env: dict[str, str]) -> Settings:
     return s
 
 
-@pytest.fixture
-def clean(settings: Settings) -> Iterator[Settings]:
-    """Empty tables and namespace before a test that counts what it finds."""
+def _truncate(settings: Settings) -> None:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute("TRUNCATE jobs, workers, queues, test_executions CASCADE")
     flush_namespace(settings.redis, settings.namespace)
+
+
+@pytest.fixture
+async def clean(settings: Settings) -> AsyncIterator[Settings]:
+    """Empty tables and namespace before a test that counts what it finds.
+
+    In a thread: TRUNCATE waits for the locks of open transactions, and a
+    server started by a package fixture runs on this event loop; blocking the
+    loop while waiting for it would wait forever.
+    """
+    await asyncio.to_thread(_truncate, settings)
     yield settings
 
 
