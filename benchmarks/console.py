@@ -41,8 +41,22 @@ async def console_process(env: BenchEnv, jobs: int, seconds: float, idle: float)
     )
     out, err = await asyncio.wait_for(proc.communicate(), seconds + 300)
     if proc.returncode != 0:
-        raise RuntimeError(f"the console process failed ({proc.returncode}): {err.decode()[-3000:]}")
+        # The head names the failure (a Qt fatal message, the first traceback);
+        # the tail is the faulthandler's stacks. Both, whole, go to a file.
+        text = err.decode(errors="replace")
+        log = ROOT / "benchmarks" / "results" / "console-failure.log"
+        log.write_text(text)
+        raise RuntimeError(
+            f"the console process failed ({proc.returncode}); stderr in {log}: {_first_complaint(text)}"
+        )
     return json.loads(out.decode().strip().splitlines()[-1])
+
+
+def _first_complaint(text: str) -> str:
+    for line in text.splitlines():
+        if any(w in line for w in ("Fatal", "fatal", "Error", "Traceback", "ASSERT", "qt.")):
+            return line.strip()[:300]
+    return text[:300]
 
 
 def run(env: BenchEnv, quick: bool = False) -> Result:
