@@ -90,10 +90,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import serving
     from benchmarks.env import JOB_MODULES
     from jobdesk.config import load_settings
+    from jobdesk.core.heap import settle_heap
     from jobdesk.core.registry import load_job_modules
     from jobdesk.embedded import EmbeddedClient
     from jobdesk.server.runtime import start_server
-    from jobdesk.ui.console import settle_heap
     from jobdesk.ui.events import EventRouter
     from jobdesk.ui.qt import core, widgets
 

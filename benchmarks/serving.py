@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from benchmarks.env import ROOT, BenchEnv
+from jobdesk.core.heap import settle_heap
 from jobdesk.server.runtime import Server, start_server
 from jobdesk.store import tokens
 from jobdesk.store.db import connect_sync
@@ -17,9 +18,11 @@ USER = ORG = "bench"
 
 async def serve(env: BenchEnv) -> Server:
     """The server as `jobdesk serve` runs it, on free ports; no local workers (scenarios start theirs)."""
-    return await start_server(
+    server = await start_server(
         env.settings(), env.registry(), local_workers=0, host="127.0.0.1", api_port=0, ws_port=0
     )
+    settle_heap()  # as jobdesk serve does once it is up
+    return server
 
 
 def token(env: BenchEnv, user: str = USER, org: str = ORG, admin: bool = False) -> str:

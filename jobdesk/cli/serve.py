@@ -11,6 +11,7 @@ import sys
 
 from jobdesk.cli.common import CliError, add_common, registry_from, settings_from
 from jobdesk.config import Settings
+from jobdesk.core.heap import settle_heap
 from jobdesk.core.registry import Registry
 
 # A signal must end the process within 10 s; the server's own stop fits in
@@ -71,6 +72,7 @@ async def _serve(settings: Settings, registry: Registry, args: argparse.Namespac
         return 0
     stopping.cancel()
     server = starting.result()  # a JobdeskError here becomes one line on stderr
+    settle_heap()
     workers = f"{args.workers} local worker process{'es' if args.workers != 1 else ''}"
     print(
         f"jobdesk serve: REST {server.api_url}/api (docs {server.api_url}/api/docs), "

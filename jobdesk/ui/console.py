@@ -9,13 +9,13 @@ await console.shutdown()     # server, workers and connections stopped in order
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from dataclasses import replace
 from typing import Any
 
 from jobdesk.client.base import ConnectOptions, Connector, JobsClient
 from jobdesk.core.errors import JobdeskError
+from jobdesk.core.heap import settle_heap
 from jobdesk.ui import aio, resources
 from jobdesk.ui.dialogs.settings_dialog import SettingsDialog
 from jobdesk.ui.events import EventRouter
@@ -220,18 +220,6 @@ class Console(core.QObject):
         self.window.apply_theme()
         if self.options() != before or self.client is None:
             aio.spawn(self.connect_client(), context="reconnecting")
-
-
-def settle_heap() -> None:
-    """Move what start-up allocated out of the collector's sight.
-
-    Qt, the engine and the job types' imports leave a few hundred thousand
-    long-lived objects; a full collection walks them all, and measured at 100
-    to 400 ms on a busy two-core machine, one lands in the middle of an event
-    flood as a visible freeze. Frozen, they are never walked again.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _describe(options: ConnectOptions) -> str:
