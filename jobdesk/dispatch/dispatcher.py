@@ -54,6 +54,8 @@ class Dispatcher(BackgroundLoop):
         self._limits_at = 0.0
         self._held_at: dict[str, float] = {}
         self._last_round = 0.0
+        # The highest priority the last non-empty round sent: a higher one is news.
+        self._last_top = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -164,15 +166,19 @@ class Dispatcher(BackgroundLoop):
         best = await self.store.execute("best_runnable_priority", {"queues": queues})
         if not best:
             return 0, None
+        recalled, below = await self._recall_below(queues, best[0]["priority"])
+        return len(recalled), below
+
+    async def _recall_below(self, queues: list[str], top: int) -> tuple[set[Any], int | None]:
+        """Recall every queued message less urgent than `top`: their ids, and their highest priority."""
         victims = await self.store.execute(
-            "queued_priorities",
-            {"queues": queues, "below": best[0]["priority"], "limit": self.settings.dispatch_batch_max},
+            "queued_priorities", {"queues": queues, "below": top, "limit": self.settings.dispatch_batch_max}
         )
         if not victims:
-            return 0, None
+            return set(), None
         rows = await self.store.execute("recall", {"ids": [v["id"] for v in victims]})
         self.stats.recalled += len(rows)
-        return len(rows), max(v["priority"] for v in victims)
+        return {r["id"] for r in rows}, max(v["priority"] for v in victims)
 
     async def _has_limits(self) -> bool:
         now = time.monotonic()
@@ -190,6 +196,14 @@ class Dispatcher(BackgroundLoop):
             return 0
         # RETURNING has no order; Redis delivers in the order we push.
         rows.sort(key=lambda r: (-r["priority"], r["created_at"]))
+        top = rows[0]["priority"]
+        if head_above is None and (top > self._last_top or top > rows[-1]["priority"]):
+            # A more urgent job than the last rounds sent was created during
+            # this round, after the recall step looked: recall now, so that it
+            # goes ahead of what is queued (this batch's less urgent rows too).
+            recalled, head_above = await self._recall_below(queues, top)
+            rows = [r for r in rows if r["id"] not in recalled]
+        self._last_top = top
         out = [Outgoing(str(r["id"]), r["type"], r["queue"], r["dispatch_token"]) for r in rows]
         urgent = 0 if head_above is None else sum(1 for r in rows if r["priority"] > head_above)
         try:
