@@ -5,8 +5,8 @@ jobdesk's worker environment (the same `dramatiq_queue_prefetch` and
 `dramatiq_worker_timeout`), on the same Redis under a namespace of its own.
 The broker has no middleware, as jobdesk's has none of Dramatiq's own: the
 strictest baseline. Messages are enqueued with Dramatiq's own enqueue script
-through Redis pipelines (`enqueue`), as jobdesk's dispatcher sends its
-messages, and a run ends when the queue's message hash is empty: Dramatiq
+through Redis pipelines (`enqueue`; jobdesk's dispatcher writes the same
+keys with one HSET and one RPUSH per queue), and a run ends when the queue's message hash is empty: Dramatiq
 deletes a message from it when the message is acked, so nothing is added to
 the actor's work to count completions.
 """
