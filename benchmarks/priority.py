@@ -50,15 +50,20 @@ async def trial(engine: Engine, spec: dict[str, Any], backlog: int, timeout: flo
     queued = await top_up(engine, spec, backlog)
     job = await engine.service.create_job(USER, ORG, {**spec, "priority": URGENT, "name": "urgent"})
     deadline = time.monotonic() + timeout
+    dispatched_ms: float | None = None
     while True:
         async with engine.pool.connection() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT created_at, started_at, extract(epoch FROM started_at - created_at) AS wait_s"
+                    "SELECT created_at, started_at, extract(epoch FROM started_at - created_at) AS wait_s,"
+                    " extract(epoch FROM dispatched_at - created_at) AS dispatch_s"
                     " FROM jobs WHERE id = %s",
                     (job.id,),
                 )
             ).fetchone()
+        if row and row["dispatch_s"] is not None and dispatched_ms is None:
+            # When the dispatcher sent it: before, the dispatcher's wait; after, Redis's and a worker's.
+            dispatched_ms = round(float(row["dispatch_s"]) * 1000, 1)
         if row and row["started_at"] is not None:
             break
         if time.monotonic() > deadline:
@@ -77,6 +82,7 @@ async def trial(engine: Engine, spec: dict[str, Any], backlog: int, timeout: flo
         "recent_mean_s": dict(getattr(dispatcher, "_means", {})),
         "backlog_pending": queued,
         "wait_ms": round(float(row["wait_s"]) * 1000, 1),
+        "dispatched_after_ms": dispatched_ms,
         "overtakers": int(over["n"]) if over else None,
     }
 

@@ -264,9 +264,15 @@ ORDER BY dispatched_at
 LIMIT 5000;
 
 -- name: release_stale
+-- SKIP LOCKED for the same reason as recall: a locked row is being written by a worker.
+WITH v AS (
+    SELECT j.id FROM jobs j
+    JOIN unnest(%(ids)s::uuid[], %(tokens)s::int[]) AS r(id, token) ON j.id = r.id
+    WHERE j.dispatch_token = r.token AND j.status = 'pending'
+    FOR UPDATE OF j SKIP LOCKED
+)
 UPDATE jobs SET dispatched_at = NULL
-FROM unnest(%(ids)s::uuid[], %(tokens)s::int[]) AS r(id, token)
-WHERE jobs.id = r.id AND jobs.dispatch_token = r.token AND jobs.status = 'pending'
+FROM v WHERE jobs.id = v.id
 RETURNING jobs.id;
 
 -- name: heartbeat
@@ -550,9 +556,17 @@ LIMIT %(limit)s;
 -- name: recall
 -- Take back queued messages for more urgent work: the new token makes the
 -- message already in Redis stale, so a worker skips it; the job is runnable again.
-WITH u AS (
-    UPDATE jobs SET dispatched_at = NULL, dispatch_token = dispatch_token + 1
+-- SKIP LOCKED: a row a worker's writer holds is being started, so there is
+-- nothing to take back; waiting for it deadlocked with the writer, which locks
+-- its batch in its own order, and cost the urgent job a second
+-- (deadlock_timeout) before PostgreSQL broke the tie.
+WITH v AS (
+    SELECT id FROM jobs
     WHERE id = ANY(%(ids)s) AND status = 'pending' AND dispatched_at IS NOT NULL
-    RETURNING id
+    FOR UPDATE SKIP LOCKED
+), u AS (
+    UPDATE jobs j SET dispatched_at = NULL, dispatch_token = j.dispatch_token + 1
+    FROM v WHERE j.id = v.id
+    RETURNING j.id
 )
 SELECT u.id, pg_notify('jobdesk_revoked', u.id::text) AS _r FROM u;
