@@ -10,11 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from psycopg.rows import dict_row
+
 from jobdesk.config import Settings
 from jobdesk.core.errors import InvalidInput, NotFound
 from jobdesk.core.jobs import JobStatus
 from jobdesk.dispatch import limits
-from jobdesk.service.extras_sql import fetch
+from jobdesk.service.extras_sql import xq
 from jobdesk.service.jobs import JobsService, Page
 from jobdesk.store.jobs import JobStore, as_uuid
 from jobdesk.store.sql import q
@@ -78,8 +80,18 @@ class FlowService:
         """Batches newest first with their summaries: `{items, total, limit, offset}`."""
         limit = max(1, min(limit, BATCHES_LIMIT_MAX))
         params = {"org": organization_id, "open": open_only, "limit": limit, "offset": max(0, offset)}
-        rows = await fetch(self.store.pool, "list_batches", params)
-        total = (await fetch(self.store.pool, "count_batches", params))[0]["n"]
+        # One snapshot for the page and its total: read apart, a batch finishing
+        # in between gave a page of two open batches with a total of one.
+        async with (
+            self.store.pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
+            await cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            await cur.execute(xq("list_batches"), params)
+            rows = await cur.fetchall()
+            await cur.execute(xq("count_batches"), params)
+            total = (await cur.fetchall())[0]["n"]
         return {"items": [batch_to_api(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
     # -- dead letters -------------------------------------------------------------------
