@@ -296,7 +296,9 @@ class JobStore:
         """A page in the filter's order, the filter's total, and where the next page starts."""
         page, page_params = page_query(f)
         count, count_params = count_query(f)
-        async with self.pool.connection() as conn:
+        # One snapshot for both, so a page never disagrees with its total.
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             rows = await (await conn.execute(page, page_params)).fetchall()
             row = await (await conn.execute(count, count_params)).fetchone()
         total = int(row["n"]) if row else 0
