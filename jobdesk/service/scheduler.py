@@ -74,8 +74,6 @@ class Scheduler(BackgroundLoop):
         self.interval_s = interval_s
         self.stats = SchedulerStats()
 
-
-
     async def _run(self) -> None:
         while True:
             try:

@@ -77,9 +77,7 @@ def _choose_columns(header: list[str], target: str, features: list[str] | None) 
     wanted = [target, *(features or [])]
     missing = [name for name in wanted if name not in header]
     if missing:
-        raise ValueError(
-            f"column(s) {', '.join(missing)} not in the file (it has: {', '.join(header)})"
-        )
+        raise ValueError(f"column(s) {', '.join(missing)} not in the file (it has: {', '.join(header)})")
     chosen = features or [name for name in header if name != target]
     if target in chosen:
         raise ValueError(f"the target {target!r} cannot also be a feature")

@@ -50,8 +50,14 @@ def fine_tune(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
 
     ctx.progress(0, spec.epochs, f"Loading {spec.model_path}")
     model, artifact = TabularModel.load(base_path)
-    table = read_table(source, model.target, model.features, delimiter=spec.delimiter,
-                       encoding=spec.encoding, numeric=model.numeric)
+    table = read_table(
+        source,
+        model.target,
+        model.features,
+        delimiter=spec.delimiter,
+        encoding=spec.encoding,
+        numeric=model.numeric,
+    )
     if model.task == "classification":
         unknown = sorted(set(table.y.astype(str).tolist()) - set(model.classes))
         if unknown:
@@ -66,15 +72,24 @@ def fine_tune(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     if spec.learning_rate:
         model.estimator.set_params(learning_rate="constant", eta0=spec.learning_rate)
     history = run_epochs(
-        ctx, model,
+        ctx,
+        model,
         (model.transform(table.x[train]), model.encode_target(table.y[train])),
         held_out,
-        epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.random_seed,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=spec.random_seed,
     )
     after = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss")}
-    model.save(target, metrics=after, trainedOn=artifact.get("trainedOn"),
-               fineTunedOn=spec.input_path, trainedAt=datetime.now(UTC).isoformat(),
-               baseModel=spec.model_path, rows=len(table.y))
+    model.save(
+        target,
+        metrics=after,
+        trainedOn=artifact.get("trainedOn"),
+        fineTunedOn=spec.input_path,
+        trainedAt=datetime.now(UTC).isoformat(),
+        baseModel=spec.model_path,
+        rows=len(table.y),
+    )
     primary = model.primary_metric
     return {
         "modelPath": relative_to_data_dir(ctx, target),

@@ -61,27 +61,35 @@ def train_model(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
         raise FileNotFoundError(f"input file {spec.input_path!r} not found in the data directory")
 
     ctx.progress(0, spec.epochs, f"Reading {spec.input_path}")
-    table = read_table(source, spec.target, spec.features,
-                       delimiter=spec.delimiter, encoding=spec.encoding)
+    table = read_table(source, spec.target, spec.features, delimiter=spec.delimiter, encoding=spec.encoding)
     task = infer_task(table.y) if spec.task == "auto" else spec.task
     train, test = split(table, task, spec.test_size, spec.random_seed)
-    model = TabularModel.create(table, spec.target, task, alpha=spec.alpha,
-                                seed=spec.random_seed, learning_rate=spec.learning_rate)
+    model = TabularModel.create(
+        table, spec.target, task, alpha=spec.alpha, seed=spec.random_seed, learning_rate=spec.learning_rate
+    )
     # Preprocessing and target scale are fitted on the training rows only, so
     # the held-out metric is not flattered by statistics of the rows it judges.
     model.preprocessor.fit(table.x[train])
     model.fit_target_scale(table.y[train])
     history = run_epochs(
-        ctx, model,
+        ctx,
+        model,
         (model.transform(table.x[train]), model.encode_target(table.y[train])),
         (model.transform(table.x[test]), table.y[test]),
-        epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.random_seed,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=spec.random_seed,
     )
     # Held-out metrics of the last epoch, and the loss on the training rows.
     metrics = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss")}
     metrics["trainLoss"] = history[-1]["loss"]
-    model.save(target, metrics=metrics, trainedOn=spec.input_path,
-               trainedAt=datetime.now(UTC).isoformat(), rows=len(table.y))
+    model.save(
+        target,
+        metrics=metrics,
+        trainedOn=spec.input_path,
+        trainedAt=datetime.now(UTC).isoformat(),
+        rows=len(table.y),
+    )
     return {
         "modelPath": relative_to_data_dir(ctx, target),
         "task": task,

@@ -10,8 +10,12 @@ TYPES = [m.rsplit(".", 1)[1].replace("_", "-") for m in BUILTIN_MODULES]
 
 def test_every_builtin_module_registers_its_type_with_a_schema() -> None:
     assert TYPES == [
-        "data-conversion", "document-processing", "model-training",
-        "fine-tuning", "workflow-execution", "bulk-operation",
+        "data-conversion",
+        "document-processing",
+        "model-training",
+        "fine-tuning",
+        "workflow-execution",
+        "bulk-operation",
     ]
     for job_type in TYPES:
         definition = registry.get(job_type)

@@ -57,9 +57,7 @@ def docs(data_dir: Path) -> Path:
         "<html><head><title>T</title><style>p{}</style></head><body><h1>Heading</h1>"
         "<p>First <b>para</b>.</p><script>var x = 1;</script><p>Second para.</p></body></html>"
     )
-    (folder / "report.pdf").write_bytes(
-        make_pdf([SENTENCES[i : i + 40] for i in range(0, 120, 40)])
-    )
+    (folder / "report.pdf").write_bytes(make_pdf([SENTENCES[i : i + 40] for i in range(0, 120, 40)]))
     (folder / "ignored.bin").write_bytes(b"\x00\x01")
     return folder
 

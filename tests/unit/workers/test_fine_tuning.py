@@ -21,9 +21,15 @@ def test_fine_tuning_compares_before_and_after(make_ctx: Any, data_dir: Path) ->
     write_churn(data_dir / "new.csv", 800, seed=6, drift=1.5)
     train(make_ctx, inputPath="old.csv", target="churn", epochs=10, modelPath="models/base.joblib")
     ctx = make_ctx()
-    result = run_inline(ctx, "fine-tuning", {
-        "modelPath": "models/base.joblib", "inputPath": "new.csv", "epochs": 10,
-    })
+    result = run_inline(
+        ctx,
+        "fine-tuning",
+        {
+            "modelPath": "models/base.joblib",
+            "inputPath": "new.csv",
+            "epochs": 10,
+        },
+    )
     assert result["modelPath"] == "models/base-tuned.joblib"
     assert result["baseModelPath"] == "models/base.joblib"
     assert set(result["before"]) == {"accuracy", "f1Macro", "logLoss"} == set(result["after"])
@@ -54,8 +60,11 @@ def test_fine_tuning_cancel_keeps_the_base_model(make_ctx: Any, data_dir: Path) 
     before = (data_dir / "m.joblib").read_bytes()
     ctx = make_ctx(cancel_after=4)
     with pytest.raises(JobCancelled):
-        run_inline(ctx, "fine-tuning", {"modelPath": "m.joblib", "inputPath": "old.csv",
-                                        "epochs": 20, "outputPath": "m.joblib"})
+        run_inline(
+            ctx,
+            "fine-tuning",
+            {"modelPath": "m.joblib", "inputPath": "old.csv", "epochs": 20, "outputPath": "m.joblib"},
+        )
     assert (data_dir / "m.joblib").read_bytes() == before
 
 

@@ -21,8 +21,12 @@ def train(make_ctx: Any, **data: Any) -> tuple[dict[str, Any], Any]:
 def test_classification_reports_each_epoch_and_saves(make_ctx: Any, data_dir: Path) -> None:
     write_churn(data_dir / "churn.csv", 600, seed=1)
     result, ctx = train(
-        make_ctx, inputPath="churn.csv", target="churn", features=["tenure", "monthly", "calls", "plan"],
-        epochs=8, modelPath="models/churn.joblib",
+        make_ctx,
+        inputPath="churn.csv",
+        target="churn",
+        features=["tenure", "monthly", "calls", "plan"],
+        epochs=8,
+        modelPath="models/churn.joblib",
     )
     assert result["task"] == "classification" and result["classes"] == ["no", "yes"]
     assert result["rows"] == {"train": 480, "test": 120, "skipped": 0}
@@ -39,8 +43,12 @@ def test_classification_reports_each_epoch_and_saves(make_ctx: Any, data_dir: Pa
 def test_regression_is_inferred_for_a_continuous_target(make_ctx: Any, data_dir: Path) -> None:
     write_churn(data_dir / "churn.csv", 800, seed=2)
     result, ctx = train(
-        make_ctx, inputPath="churn.csv", target="spend", features=["tenure", "monthly", "plan"],
-        epochs=15, learningRate=0.01,
+        make_ctx,
+        inputPath="churn.csv",
+        target="spend",
+        features=["tenure", "monthly", "plan"],
+        epochs=15,
+        learningRate=0.01,
     )
     assert result["task"] == "regression"
     assert result["metrics"]["r2"] > 0.7
@@ -54,8 +62,11 @@ def test_cancel_stops_training_and_saves_nothing(make_ctx: Any, data_dir: Path) 
     write_churn(data_dir / "churn.csv", 400, seed=3)
     ctx = make_ctx(cancel_after=3)
     with pytest.raises(JobCancelled):
-        run_inline(ctx, "model-training", {"inputPath": "churn.csv", "target": "churn",
-                                           "epochs": 50, "modelPath": "m.joblib"})
+        run_inline(
+            ctx,
+            "model-training",
+            {"inputPath": "churn.csv", "target": "churn", "epochs": 50, "modelPath": "m.joblib"},
+        )
     assert len(ctx.updates) == 3 and not (data_dir / "m.joblib").exists()
 
 
