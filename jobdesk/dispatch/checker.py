@@ -110,6 +110,8 @@ class StartChecker:
 
     def _take(self) -> list[tuple[str, int, Future[Row | None]]] | None:
         with self._cond:
+            # Busy or idle: a worker that never idles must still forget.
+            self._forget_old()
             while not self._asks:
                 if self._stopping:
                     return None
