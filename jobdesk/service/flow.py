@@ -16,7 +16,7 @@ from jobdesk.config import Settings
 from jobdesk.core.errors import InvalidInput, NotFound
 from jobdesk.core.jobs import JobStatus
 from jobdesk.dispatch import limits
-from jobdesk.service.extras_sql import xq
+from jobdesk.service.extras_sql import fetch, xq
 from jobdesk.service.jobs import JobsService, Page
 from jobdesk.store.jobs import JobStore, as_uuid
 from jobdesk.store.sql import q
@@ -41,7 +41,7 @@ def validate_rate_limit(scope: str, key: str, per_second: float | None, max_conc
 
 
 def batch_to_api(r: dict[str, Any]) -> dict[str, Any]:
-    """A batch_summary (or list_batches) row as REST, the WebSocket and the console show it."""
+    """A list_batches row as REST, the WebSocket and the console show it."""
     return {
         "id": str(r["id"]),
         "total": r["total"],
@@ -64,7 +64,8 @@ class FlowService:
 
     async def get_batch(self, batch_id: str, organization_id: str | None = None) -> dict[str, Any]:
         bid = as_uuid(batch_id)
-        rows = await self.store.execute("batch_summary", {"id": bid, "org": organization_id}) if bid else []
+        params = {"id": bid, "org": organization_id, "open": False, "limit": 1, "offset": 0}
+        rows = await fetch(self.store.pool, "list_batches", params) if bid else []
         if not rows:
             raise NotFound(f"batch {batch_id} not found")
         return batch_to_api(rows[0])
@@ -79,7 +80,8 @@ class FlowService:
     ) -> dict[str, Any]:
         """Batches newest first with their summaries: `{items, total, limit, offset}`."""
         limit = max(1, min(limit, BATCHES_LIMIT_MAX))
-        params = {"org": organization_id, "open": open_only, "limit": limit, "offset": max(0, offset)}
+        params = {"id": None, "org": organization_id, "open": open_only, "limit": limit}
+        params["offset"] = max(0, offset)
         # One snapshot for the page and its total: read apart, a batch finishing
         # in between gave a page of two open batches with a total of one.
         async with (

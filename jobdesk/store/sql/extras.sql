@@ -174,13 +174,14 @@ FROM workers
 WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => %(dead_after)s);
 
 -- name: list_batches
--- Batches newest first (of one organization, or all), each with its counts by
--- status and aggregate progress as batch_summary computes them; `open` keeps
--- only those not finished. The page is chosen before the jobs are joined, so a
--- page costs its batches' jobs only (read through jobs_batch_idx).
+-- Batches newest first (of one organization, or all; or the one `id`), each
+-- with its counts by status and aggregate progress; `open` keeps only those
+-- not finished. The page is chosen before the jobs are joined, so a page
+-- costs its batches' jobs only (read through jobs_batch_idx).
 WITH b AS (
     SELECT * FROM batches
     WHERE (%(org)s::text IS NULL OR organization_id = %(org)s)
+      AND (%(id)s::uuid IS NULL OR id = %(id)s)
       AND (NOT %(open)s OR completed_at IS NULL)
     ORDER BY created_at DESC, id
     LIMIT %(limit)s OFFSET %(offset)s

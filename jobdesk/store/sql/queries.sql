@@ -411,21 +411,6 @@ WITH done AS (
 )
 SELECT done.id, pg_notify('jobdesk_events', 'batch-completed:' || done.id) AS _n FROM done;
 
--- name: batch_summary
-SELECT b.id, b.user_id, b.organization_id, b.total, b.created_at, b.completed_at,
-       count(j.id) FILTER (WHERE j.status = 'pending') AS pending,
-       count(j.id) FILTER (WHERE j.status = 'active') AS active,
-       count(j.id) FILTER (WHERE j.status = 'completed') AS completed,
-       count(j.id) FILTER (WHERE j.status = 'failed') AS failed,
-       count(j.id) FILTER (WHERE j.status = 'cancelled') AS cancelled,
-       coalesce(sum(CASE WHEN j.status IN ('completed', 'failed', 'cancelled') THEN 100.0
-                         WHEN j.progress_total > 0
-                         THEN least(100.0, 100.0 * j.progress_current / j.progress_total)
-                         ELSE 0 END) / nullif(count(j.id), 0), 0) AS percentage
-FROM batches b LEFT JOIN jobs j ON j.batch_id = b.id
-WHERE b.id = %(id)s AND (%(org)s::text IS NULL OR b.organization_id = %(org)s)
-GROUP BY b.id;
-
 -- name: requeue_dead
 WITH u AS (
     UPDATE jobs
