@@ -22,7 +22,7 @@ from jobdesk.ui.models.system import ago
 from jobdesk.ui.qt import Signal, core, widgets
 from jobdesk.ui.text import plain_label
 from jobdesk.ui.widgets.progress_delegate import ProgressDelegate
-from jobdesk.ui.widgets.records_table import records_table
+from jobdesk.ui.widgets.records_table import records_table, selected_records
 
 # The newest this many batches are listed.
 SHOWN = 200
@@ -151,8 +151,7 @@ class BatchesView(widgets.QWidget):
         self.count_label.setText(f"{page.total:,} batch{'' if page.total == 1 else 'es'}{shown}")
 
     def selected_ids(self) -> list[str]:
-        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
-        return [r["id"] for r in (self.model.record(i) for i in sorted(rows)) if r is not None]
+        return [r["id"] for r in selected_records(self.table, self.model)]
 
     # -- live updates ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from jobdesk.ui.models.records import Field, RecordsModel
 from jobdesk.ui.models.system import ago
 from jobdesk.ui.qt import Signal, widgets
 from jobdesk.ui.text import plain_label
+from jobdesk.ui.widgets.records_table import selected_records
 
 # The newest this many are listed; requeue or purge "all" reaches every one of them, listed or not.
 SHOWN = 500
@@ -85,8 +86,7 @@ class DeadLettersView(widgets.QWidget):
         self.count_label.setText(f"{page.total:,} failed job{'' if page.total == 1 else 's'}{shown}")
 
     def selected_ids(self) -> list[str]:
-        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
-        return [r["id"] for r in (self.model.record(i) for i in sorted(rows)) if r is not None]
+        return [r["id"] for r in selected_records(self.table, self.model)]
 
     async def requeue(self, ids: list[str] | None) -> None:
         """Requeue the failed jobs among `ids`, or every failed job (None)."""

@@ -16,7 +16,7 @@ from jobdesk.ui.actions import Confirm, ask
 from jobdesk.ui.models.records import Field, RecordsModel
 from jobdesk.ui.models.system import ago
 from jobdesk.ui.qt import Signal, widgets
-from jobdesk.ui.widgets.records_table import fit_columns, records_table
+from jobdesk.ui.widgets.records_table import fit_columns, records_table, selected_records
 
 CHANNELS = ("email", "slack", "discord", "webhook")
 EVENTS = ("completed", "failed")
@@ -118,8 +118,7 @@ class NotificationRulesView(widgets.QWidget):
         self.model.set_records(await client.notification_rules())
 
     def selected(self) -> list[dict[str, Any]]:
-        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
-        return [r for r in (self.model.record(i) for i in sorted(rows)) if r is not None]
+        return selected_records(self.table, self.model)
 
     def spec(self) -> dict[str, Any]:
         """The form as an add request."""

@@ -7,7 +7,7 @@ from jobdesk.ui import aio, resources
 from jobdesk.ui.models.records import RecordsModel
 from jobdesk.ui.models.system import QUEUE_FIELDS
 from jobdesk.ui.qt import Signal, widgets
-from jobdesk.ui.widgets.records_table import fit_columns, records_table
+from jobdesk.ui.widgets.records_table import fit_columns, records_table, selected_records
 
 
 class QueuesView(widgets.QWidget):
@@ -49,8 +49,7 @@ class QueuesView(widgets.QWidget):
         self.model.set_records(await client.queues())
 
     def selected_names(self) -> list[str]:
-        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
-        return [r["name"] for r in (self.model.record(i) for i in sorted(rows)) if r is not None]
+        return [r["name"] for r in selected_records(self.table, self.model)]
 
     async def set_paused(self, names: list[str], paused: bool) -> None:
         if self.client is None or not names:

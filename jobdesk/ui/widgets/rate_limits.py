@@ -15,7 +15,7 @@ from jobdesk.ui import aio, resources
 from jobdesk.ui.actions import Confirm, ask
 from jobdesk.ui.models.records import Field, RecordsModel
 from jobdesk.ui.qt import Signal, core, widgets
-from jobdesk.ui.widgets.records_table import fit_columns, records_table
+from jobdesk.ui.widgets.records_table import fit_columns, records_table, selected_records
 
 SCOPES = ("type", "organization")
 NONE = "none"
@@ -139,8 +139,7 @@ class RateLimitsView(widgets.QWidget):
         self.model.set_records(with_holding(limits, queues))
 
     def selected(self) -> list[dict[str, Any]]:
-        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
-        return [r for r in (self.model.record(i) for i in sorted(rows)) if r is not None]
+        return selected_records(self.table, self.model)
 
     async def set_limit(
         self, scope: str, key: str, per_second: float | None, max_concurrent: int | None

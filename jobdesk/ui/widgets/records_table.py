@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jobdesk.ui.models.records import RecordsModel
 from jobdesk.ui.qt import core, widgets
 
@@ -27,6 +29,12 @@ def records_table(model: RecordsModel, *, selectable: bool = True, name: str = "
     header.setSectionResizeMode(widgets.QHeaderView.ResizeMode.Stretch)
     header.setSectionResizeMode(0, widgets.QHeaderView.ResizeMode.ResizeToContents)
     return view
+
+
+def selected_records(view: widgets.QTableView, model: RecordsModel) -> list[dict[str, Any]]:
+    """The records of the selected rows, top to bottom."""
+    rows = {i.row() for i in view.selectionModel().selectedRows()}
+    return [r for r in (model.record(i) for i in sorted(rows)) if r is not None]
 
 
 def fit_columns(view: widgets.QTableView, *, stretch: int) -> None:

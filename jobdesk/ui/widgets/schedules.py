@@ -11,7 +11,7 @@ from jobdesk.ui.models.records import Field, RecordsModel
 from jobdesk.ui.models.system import ago
 from jobdesk.ui.qt import Signal, widgets
 from jobdesk.ui.widgets.job_detail import when
-from jobdesk.ui.widgets.records_table import records_table
+from jobdesk.ui.widgets.records_table import records_table, selected_records
 
 
 def _enabled_colour(record: dict[str, Any]) -> Any:
@@ -70,8 +70,7 @@ class SchedulesView(widgets.QWidget):
         self.model.set_records(await client.schedules())
 
     def selected(self) -> list[dict[str, Any]]:
-        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
-        return [r for r in (self.model.record(i) for i in sorted(rows)) if r is not None]
+        return selected_records(self.table, self.model)
 
     async def set_enabled(self, ids: list[str], enabled: bool) -> None:
         if self.client is None or not ids:
