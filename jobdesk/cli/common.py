@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -64,3 +66,21 @@ def run_guarded(fn, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
         fail(exc.message)
     except KeyboardInterrupt:
         return 130
+
+
+if TYPE_CHECKING:
+    from jobdesk.store.jobs import JobStore
+
+
+async def with_store(settings: Settings, fn: Callable[[JobStore], Awaitable[Any]]) -> int:
+    """For commands that go straight to PostgreSQL: migrate, lend `fn` a store, close it."""
+    from jobdesk.store import migrate
+    from jobdesk.store.db import open_pool
+    from jobdesk.store.jobs import JobStore
+
+    await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    pool = await open_pool(settings.database_url, max_size=2)
+    try:
+        return int(await fn(JobStore(pool)))
+    finally:
+        await pool.close()

@@ -12,7 +12,7 @@ import asyncio
 import json
 from typing import Any
 
-from jobdesk.cli.common import CliError, add_common, registry_from, settings_from
+from jobdesk.cli.common import CliError, add_common, registry_from, settings_from, with_store
 from jobdesk.config import Settings
 from jobdesk.core.errors import UnknownJobType
 from jobdesk.core.registry import Registry
@@ -151,13 +151,8 @@ def _known_type(registry: Registry, job_type: str) -> None:
 async def _with_flow(settings: Settings, registry: Registry, fn: Any) -> int:
     from jobdesk.service.flow import FlowService
     from jobdesk.service.jobs import JobsService
-    from jobdesk.store import migrate
-    from jobdesk.store.db import open_pool
-    from jobdesk.store.jobs import JobStore
 
-    await asyncio.to_thread(migrate.upgrade, settings.database_url)
-    pool = await open_pool(settings.database_url, max_size=2)
-    try:
-        return int(await fn(FlowService(JobsService(JobStore(pool), registry, settings), settings)))
-    finally:
-        await pool.close()
+    def flow(store: Any) -> FlowService:
+        return FlowService(JobsService(store, registry, settings), settings)
+
+    return await with_store(settings, lambda store: fn(flow(store)))

@@ -12,7 +12,7 @@ import asyncio
 import json
 from typing import Any
 
-from jobdesk.cli.common import CliError, add_common, registry_from, settings_from
+from jobdesk.cli.common import CliError, add_common, registry_from, settings_from, with_store
 from jobdesk.config import Settings
 from jobdesk.core.notify import CHANNELS, EVENTS
 from jobdesk.core.registry import Registry
@@ -138,13 +138,5 @@ def describe(rule: dict[str, Any]) -> str:
 
 async def _with_service(settings: Settings, registry: Registry, fn: Any) -> int:
     from jobdesk.service.notifications import NotificationsService
-    from jobdesk.store import migrate
-    from jobdesk.store.db import open_pool
-    from jobdesk.store.jobs import JobStore
 
-    await asyncio.to_thread(migrate.upgrade, settings.database_url)
-    pool = await open_pool(settings.database_url, max_size=2)
-    try:
-        return int(await fn(NotificationsService(JobStore(pool), registry)))
-    finally:
-        await pool.close()
+    return await with_store(settings, lambda store: fn(NotificationsService(store, registry)))

@@ -12,7 +12,7 @@ import getpass
 import json
 from typing import Any
 
-from jobdesk.cli.common import add_common, registry_from, settings_from
+from jobdesk.cli.common import add_common, registry_from, settings_from, with_store
 from jobdesk.cli.submit import read_data
 from jobdesk.config import Settings
 from jobdesk.core.registry import Registry
@@ -157,13 +157,5 @@ def _when(value: Any) -> str:
 
 async def _with_service(settings: Settings, registry: Registry, fn: Any) -> int:
     from jobdesk.service.schedules import SchedulesService
-    from jobdesk.store import migrate
-    from jobdesk.store.db import open_pool
-    from jobdesk.store.jobs import JobStore
 
-    await asyncio.to_thread(migrate.upgrade, settings.database_url)
-    pool = await open_pool(settings.database_url, max_size=2)
-    try:
-        return int(await fn(SchedulesService(JobStore(pool), registry, settings)))
-    finally:
-        await pool.close()
+    return await with_store(settings, lambda store: fn(SchedulesService(store, registry, settings)))
