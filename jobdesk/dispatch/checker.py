@@ -60,7 +60,6 @@ class StartChecker:
         self._listener = threading.Thread(target=self._listen, name="jobdesk-revocations", daemon=True)
         self._conn: psycopg.Connection | None = None
         self._listen_conn: psycopg.Connection | None = None
-        self.queries = 0
 
     def start(self) -> None:
         self._conn = connect_sync(self.url)
@@ -145,7 +144,6 @@ class StartChecker:
 
     def _query(self, asks: list[tuple[str, int, Future[Row | None]]]) -> dict[str, Row]:
         assert self._conn is not None
-        self.queries += 1
         cur = self._conn.execute(
             q("startable_jobs"),
             {"ids": [uuid.UUID(j) for j, _, _ in asks], "tokens": [t for _, t, _ in asks]},

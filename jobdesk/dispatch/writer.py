@@ -36,7 +36,6 @@ import logging
 import threading
 import time
 import uuid
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +83,7 @@ class StateWriter:
         self._room = threading.Condition(lock)  # wakes threads waiting for backlog room
         # job id -> (token, monotonic time the handler began)
         self._starts: dict[str, tuple[int, float]] = {}
-        self._finishes: list[tuple[Finish, Future[None]]] = []
+        self._finishes: list[Finish] = []
         self._progress: dict[str, _Progress] = {}
         # job id -> (progress writes it may make now, when that was computed)
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -133,17 +132,15 @@ class StateWriter:
             if due <= now:
                 self._cond.notify()
 
-    def finish(self, item: Finish) -> Future[None]:
-        """Queue a job's outcome; the future resolves once it is durable."""
-        fut: Future[None] = Future()
+    def finish(self, item: Finish) -> None:
+        """Queue a job's outcome; it is written with the next batch."""
         with self._cond:
             while len(self._finishes) >= BACKLOG_MAX and not self._stopping:
                 self._room.wait(0.1)
             self._progress.pop(item.job_id, None)
             self._buckets.pop(item.job_id, None)
-            self._finishes.append((item, fut))
+            self._finishes.append(item)
             self._cond.notify()
-        return fut
 
     # -- the writer thread ---------------------------------------------------------------
 
@@ -156,7 +153,7 @@ class StateWriter:
                     finishes, self._finishes = self._finishes, []
                     self._room.notify_all()
                     # A start whose finish is already here is written by the finish.
-                    for f, _ in finishes:
+                    for f in finishes:
                         self._starts.pop(f.job_id, None)
                     starts = [(j, t, now - began) for j, (t, began) in self._starts.items()]
                     self._starts = {}
@@ -180,15 +177,15 @@ class StateWriter:
                     self._apply(starts, finishes, progress)
                     break
                 except psycopg.Error as exc:
-                    # Never drop a write: a finish not yet durable keeps its message unacked.
+                    # Never drop a write: PostgreSQL away or a deadlock broken, try again.
                     log.warning("state write failed (%s); retrying in %.2fs", exc, delay)
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     self._reconnect()
-                except Exception as exc:  # a bug: fail the waiters rather than hang them
+                except Exception:
+                    # A bug: drop the batch rather than stop writing. Its jobs are
+                    # left active or dispatched, and the reconciler re-runs them.
                     log.exception("state write failed")
-                    for _, fut in finishes:
-                        fut.set_exception(exc)
                     break
 
     def _reconnect(self) -> None:
@@ -199,7 +196,7 @@ class StateWriter:
         except Exception as exc:
             log.warning("writer cannot reconnect: %s", exc)
 
-    def _apply(self, starts: list, finishes: list, progress: list[tuple[str, _Progress]]) -> None:
+    def _apply(self, starts: list, finishes: list[Finish], progress: list[tuple[str, _Progress]]) -> None:
         conn = self._conn
         assert conn is not None
         with conn.transaction():
@@ -227,11 +224,8 @@ class StateWriter:
                     },
                 )
             if finishes:
-                items = [f for f, _ in finishes]
-                conn.execute(q("finish_jobs"), {"rows": _finish_rows(items), "worker_id": self.worker_id})
+                conn.execute(q("finish_jobs"), {"rows": _finish_rows(finishes), "worker_id": self.worker_id})
         self.batches += 1
-        for _, fut in finishes:
-            fut.set_result(None)
 
 
 def _finish_rows(items: list[Finish]) -> str:
