@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -54,6 +56,9 @@ class Console(core.QObject):
         self._closed: asyncio.Event | None = None
         self._connecting = False
         self._told_about_tray = False
+        # A refresh that read the queues before the last pause-all settled would put the tray's
+        # check mark back to the old state, and the next click would then repeat the pause.
+        self._pause_settled_at = 0.0
 
         app = widgets.QApplication.instance()
         assert isinstance(app, widgets.QApplication)
@@ -177,7 +182,9 @@ class Console(core.QObject):
         else:
             self.window.show_notice(f"{title}: {text}", kind)
 
-    def on_window_queues_read(self, queues: list[dict[str, Any]]) -> None:
+    def on_window_queues_read(self, queues: list[dict[str, Any]], began: float) -> None:
+        if began < self._pause_settled_at:
+            return
         self.tray.set_all_paused(bool(queues) and all(q.get("paused") for q in queues))
 
     def on_tray_pause_all_requested(self, paused: bool) -> None:
@@ -187,9 +194,13 @@ class Console(core.QObject):
         if self.client is None:
             self.tray.set_all_paused(not paused)
             return
-        names = [q["name"] for q in await self.client.queues()]
-        for name in names:
-            await self.client.set_queue_paused(name, paused)
+        self._pause_settled_at = math.inf
+        try:
+            names = [q["name"] for q in await self.client.queues()]
+            for name in names:
+                await self.client.set_queue_paused(name, paused)
+        finally:
+            self._pause_settled_at = time.monotonic()
         self.tray.set_all_paused(paused)
         verb = "Paused" if paused else "Resumed"
         self.window.show_notice(f"{verb} all {len(names)} queues", "info")

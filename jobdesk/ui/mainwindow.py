@@ -8,6 +8,7 @@ the window's lifetime belong to `console.Console`.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from jobdesk.client.base import JobsClient, JobType
 from jobdesk.core.events import JobEvent
@@ -45,13 +46,14 @@ class MainWindow(widgets.QMainWindow):
 
     Signals:
         settings_requested(), reconnect_requested(), close_requested()
-        queues_read(list): the queue records a refresh just read (the tray's pause state follows them).
+        queues_read(list, float): the queue records a refresh just read, and the monotonic time the
+            read began (the tray's pause state follows them, unless a pause-all settled since).
     """
 
     settings_requested = Signal()
     reconnect_requested = Signal()
     close_requested = Signal()
-    queues_read = Signal(object)
+    queues_read = Signal(object, float)
 
     def __init__(self, parent: widgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -310,14 +312,15 @@ class MainWindow(widgets.QMainWindow):
         if client is None:
             return
         view = self.current_view()
+        began = time.monotonic()
         if view is self.overview:
             await self.overview.refresh(client)
             workers = self.overview.workers.records
-            self.queues_read.emit(self.overview.queues.records)
+            self.queues_read.emit(self.overview.queues.records, began)
         elif view is self.queues_view:
             await self.queues_view.refresh(client)
             workers = await client.workers()
-            self.queues_read.emit(self.queues_view.model.records)
+            self.queues_read.emit(self.queues_view.model.records, began)
         elif view is self.workers_view:
             await self.workers_view.refresh(client)
             workers = self.workers_view.model.records

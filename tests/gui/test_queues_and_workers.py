@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from jobdesk.ui.console import Console
 from tests.gui.conftest import Harness
 
@@ -41,6 +43,26 @@ def test_tray_menu_pause_all_pauses_every_queue(gui: Harness, console: Console) 
             lambda: any("Resumed all" in t for _, t in console.window.notices.history), what="resumed"
         )
         assert not any(q["paused"] for q in await gui.client.queues())
+
+    gui.run(scenario())
+
+
+def test_a_read_from_before_pause_all_does_not_undo_the_tray_check(gui: Harness, console: Console) -> None:
+    """The CI failure: a refresh that read the queues while pause-all was running unchecked the
+    action after it settled, so the next click paused again instead of resuming."""
+    action = console.tray.pause_action
+
+    async def scenario() -> None:
+        before = time.monotonic()
+        action.trigger()
+        await gui.until(
+            lambda: any("Paused all" in t for _, t in console.window.notices.history), what="paused"
+        )
+        console.window.queues_read.emit([{"name": "test", "paused": False}], before)
+        assert action.isChecked()
+        # A read that began after the pause settled is the truth again (someone resumed a queue).
+        console.window.queues_read.emit([{"name": "test", "paused": False}], time.monotonic())
+        assert not action.isChecked()
 
     gui.run(scenario())
 
