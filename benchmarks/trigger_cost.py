@@ -29,6 +29,7 @@ from psycopg.types.json import Jsonb
 
 from benchmarks.dataset import load_jobs
 from benchmarks.env import ADMIN_URL
+from jobdesk.dispatch.writer import Finish, finish_rows
 from jobdesk.store import migrate
 from jobdesk.store.db import drop_database
 from jobdesk.store.sql import q
@@ -89,14 +90,11 @@ def one_round(conn: psycopg.Connection[Any], batch: int, seq: int) -> dict[str, 
     progress = {"currents": [50] * batch, "totals": [100] * batch, "messages": ["half way"] * batch}
     s, c, _ = _timed(conn, q("progress_jobs"), {**common, **progress})
     out["progress_jobs"].append((s, c))
-    finish = {
-        "outcomes": ["completed"] * batch,
-        "results": [json.dumps({"ok": True})] * batch,
-        "errors": [None] * batch,
-        "delays": [None] * batch,
-        "ran_for": [0.01] * batch,
-        **progress,
-    }
+    outcomes = [
+        Finish(str(i), t, "completed", result={"ok": True}, progress=(100, 100, "done"), ran_for_s=0.01)
+        for i, t in zip(ids, toks, strict=True)
+    ]
+    finish = {"rows": finish_rows(outcomes)}
     s, c, _ = _timed(conn, q("finish_jobs"), {**common, **finish})
     out["finish_jobs"].append((s, c))
     # insert_job: the mean over the batch's single inserts

@@ -62,7 +62,7 @@ class StartChecker:
         self._listen_conn: psycopg.Connection | None = None
 
     def start(self) -> None:
-        self._conn = connect_sync(self.url)
+        self._conn = connect_sync(self.url, by_id=True)
         self._listen_conn = connect_sync(self.url)
         self._listen_conn.execute(f"LISTEN {REVOKED_CHANNEL}")
         self._thread.start()
@@ -154,7 +154,7 @@ class StartChecker:
         try:
             if self._conn is not None:
                 self._conn.close()
-            self._conn = connect_sync(self.url)
+            self._conn = connect_sync(self.url, by_id=True)
         except Exception as exc:
             log.warning("start checker cannot reconnect: %s", exc)
 

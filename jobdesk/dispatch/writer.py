@@ -93,7 +93,7 @@ class StateWriter:
         self.batches = 0
 
     def start(self) -> None:
-        self._conn = connect_sync(self.url)
+        self._conn = connect_sync(self.url, by_id=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -192,7 +192,7 @@ class StateWriter:
         try:
             if self._conn is not None:
                 self._conn.close()
-            self._conn = connect_sync(self.url)
+            self._conn = connect_sync(self.url, by_id=True)
         except Exception as exc:
             log.warning("writer cannot reconnect: %s", exc)
 
@@ -224,11 +224,18 @@ class StateWriter:
                     },
                 )
             if finishes:
-                conn.execute(q("finish_jobs"), {"rows": _finish_rows(finishes), "worker_id": self.worker_id})
+                conn.execute(
+                    q("finish_jobs"),
+                    {
+                        "rows": finish_rows(finishes),
+                        "ids": [f.job_id for f in finishes],
+                        "worker_id": self.worker_id,
+                    },
+                )
         self.batches += 1
 
 
-def _finish_rows(items: list[Finish]) -> str:
+def finish_rows(items: list[Finish]) -> str:
     """The outcomes as one JSON array (finish_jobs parses it in C; arrays per
     column cost the worker more Python than the rest of its write)."""
     rows = [

@@ -87,8 +87,18 @@ async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> Async
     return pool
 
 
-def connect_sync(url: str) -> psycopg.Connection:
+# For connections that only ever touch jobs by id (a worker's state writer and
+# start checker). Custom plans are not enough there: the planner cannot count
+# the rows of a JSON parameter, and while autovacuum's statistics lag a table
+# that grows by thousands of rows a second, a few thousand rows look cheaper
+# to scan whole than to probe by key. Scans of a growing table cost those
+# statements 20-240 ms each under load; every probe stays well under one.
+BY_ID_SESSION = {"options": SESSION["options"] + " -c enable_seqscan=off"}
+
+
+def connect_sync(url: str, *, by_id: bool = False) -> psycopg.Connection:
+    session = BY_ID_SESSION if by_id else SESSION
     try:
-        return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10, **SESSION)
+        return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10, **session)
     except psycopg.OperationalError as exc:
         raise unavailable(url, exc) from None
