@@ -26,6 +26,9 @@ from jobdesk.store.sql import q
 
 log = logging.getLogger(__name__)
 
+# Completions the window's mean run times are taken from (the latest of the last 30 s).
+DURATION_SAMPLE = 2000
+
 
 @dataclass
 class DispatchStats:
@@ -109,7 +112,7 @@ class Dispatcher(BackgroundLoop):
     async def _recent_means(self) -> dict[str, float]:
         now = time.monotonic()
         if now - self._means_at > 2.0:
-            rows = await self.store.execute("recent_durations", {})
+            rows = await self.store.execute("recent_durations", {"sample": DURATION_SAMPLE})
             self._means = {r["queue"]: float(r["mean_s"]) for r in rows if r["mean_s"] is not None}
             self._means_at = now
         return self._means
