@@ -13,8 +13,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from psycopg_pool import AsyncConnectionPool
-
 from jobdesk.config import Settings
 from jobdesk.core.registry import Registry
 from jobdesk.dispatch.broker import check_redis
@@ -26,7 +24,7 @@ from jobdesk.service.flow import FlowService
 from jobdesk.service.jobs import JobsService
 from jobdesk.service.rollup import RollupCompactor
 from jobdesk.store import migrate
-from jobdesk.store.db import open_pool
+from jobdesk.store.db import AsyncPool, open_pool
 from jobdesk.store.jobs import JobStore
 from jobdesk.store.notify import Notification
 
@@ -41,7 +39,7 @@ _WAKES = {"job-created", "job-completed", "job-failed", "job-cancelled"}
 class Engine:
     settings: Settings
     registry: Registry
-    pool: AsyncConnectionPool
+    pool: AsyncPool
     store: JobStore
     service: JobsService
     flow: FlowService

@@ -7,9 +7,9 @@ from importlib import resources
 from typing import Any
 
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 
 from jobdesk.store import sql
+from jobdesk.store.db import AsyncPool
 
 
 @cache
@@ -21,7 +21,7 @@ def xq(name: str) -> str:
     return _queries()[name]
 
 
-async def fetch(pool: AsyncConnectionPool, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+async def fetch(pool: AsyncPool, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Run a named query of extras.sql on a pooled connection; its rows, if it returns any."""
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(xq(name), params)

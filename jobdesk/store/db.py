@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias, TypedDict
+
 import psycopg
-from psycopg import sql
+from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from jobdesk.core.errors import DatabaseUnavailable
@@ -37,7 +39,7 @@ def ensure_database(url: str) -> None:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise DatabaseUnavailable(f"invalid JOBDESK_DATABASE_URL: {exc}") from None
-    dbname = params.get("dbname") or "postgres"
+    dbname = str(params.get("dbname") or "postgres")
     try:
         with psycopg.connect(url, connect_timeout=5):
             return
@@ -62,16 +64,25 @@ def drop_database(url: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(dbname))))
 
 
+class Session(TypedDict):
+    """Connection parameters for a session's settings, passed on as keyword arguments."""
+
+    options: str
+
+
 # Plan every execution for its parameters. psycopg prepares a statement after a
 # few runs, and PostgreSQL then keeps the generic plan it chose at that moment:
 # chosen while the jobs table was small (a fresh install, the start of a burst),
 # the hot path's primary-key lookups became sequential scans of a growing table.
 # Planning costs a fraction of a millisecond; a stale plan cost the whole table.
-SESSION = {"options": "-c plan_cache_mode=force_custom_plan"}
+SESSION: Session = {"options": "-c plan_cache_mode=force_custom_plan"}
+
+# Every pooled connection makes dict rows (row_factory=dict_row below).
+AsyncPool: TypeAlias = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 
-async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> AsyncConnectionPool:
-    pool = AsyncConnectionPool(
+async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> AsyncPool:
+    pool: AsyncPool = AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
@@ -93,10 +104,10 @@ async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> Async
 # that grows by thousands of rows a second, a few thousand rows look cheaper
 # to scan whole than to probe by key. Scans of a growing table cost those
 # statements 20-240 ms each under load; every probe stays well under one.
-BY_ID_SESSION = {"options": SESSION["options"] + " -c enable_seqscan=off"}
+BY_ID_SESSION: Session = {"options": SESSION["options"] + " -c enable_seqscan=off"}
 
 
-def connect_sync(url: str, *, by_id: bool = False) -> psycopg.Connection:
+def connect_sync(url: str, *, by_id: bool = False) -> psycopg.Connection[DictRow]:
     session = BY_ID_SESSION if by_id else SESSION
     try:
         return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10, **session)

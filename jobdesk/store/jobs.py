@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from dataclasses import dataclass
@@ -12,11 +13,11 @@ from psycopg import AsyncConnection
 from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
 from jobdesk.core.errors import InvalidTransition
 from jobdesk.core.jobs import Job
 from jobdesk.core.prepare import NewJob
+from jobdesk.store.db import AsyncPool
 from jobdesk.store.rows import row_to_job
 from jobdesk.store.sql import q
 
@@ -227,7 +228,7 @@ def as_uuid(value: str) -> uuid.UUID | None:
 
 
 class JobStore:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncPool) -> None:
         self.pool = pool
 
     async def insert(self, new: NewJob) -> Job:
@@ -313,13 +314,14 @@ class JobStore:
             row = await (await conn.execute(q(name), params)).fetchone()
         return row_to_job(row) if row else None
 
-    async def execute(self, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    # `builtins.list`: in this class `list` names the method above.
+    async def execute(self, name: str, params: dict[str, Any]) -> builtins.list[dict[str, Any]]:
         async with self.pool.connection() as conn:
             cur = await conn.execute(q(name), params)
             return await cur.fetchall() if cur.description else []
 
 
-def page_query(f: ListFilter) -> tuple[pgsql.Composable, list[Any]]:
+def page_query(f: ListFilter) -> tuple[pgsql.Composed, list[Any]]:
     """The page's query: one row more than the page (whether another follows), each with its order key."""
     where, params = _where(f)
     order = pgsql.SQL(ORDERS[f.order])
@@ -339,7 +341,7 @@ def page_query(f: ListFilter) -> tuple[pgsql.Composable, list[Any]]:
     return query, [*params, f.limit + 1, f.offset]
 
 
-def count_query(f: ListFilter) -> tuple[pgsql.Composable, dict[str, Any] | list[Any]]:
+def count_query(f: ListFilter) -> tuple[pgsql.SQL | pgsql.Composed, dict[str, Any] | list[Any]]:
     """The filter's total: from the job-count rollup (migration 0005) when the filter is made only
     of organization, type, queue and status (a few hundred rows read), else an exact count(*)."""
     if f.counted_by_rollup:

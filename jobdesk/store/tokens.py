@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg.rows import DictRow
 
 from jobdesk.core.errors import DatabaseUnavailable, InvalidInput
+from jobdesk.store.db import AsyncPool
 
 PREFIX = "jd_"
 # Longer than any token we make; a longer one is refused before it is hashed.
@@ -91,7 +92,12 @@ def _check_id(what: str, value: str) -> str:
 
 
 def create(
-    conn: psycopg.Connection, user_id: str, organization_id: str, *, is_admin: bool = False, name: str = ""
+    conn: psycopg.Connection[DictRow],
+    user_id: str,
+    organization_id: str,
+    *,
+    is_admin: bool = False,
+    name: str = "",
 ) -> tuple[str, TokenInfo]:
     """A new token and its record; the token is not kept anywhere."""
     user_id = _check_id("the user id", user_id)
@@ -105,10 +111,10 @@ def create(
         (name, user_id, organization_id, is_admin, token_hash(token)),
     ).fetchone()
     assert row is not None
-    return token, _info(row)  # type: ignore[arg-type]
+    return token, _info(row)
 
 
-def revoke(conn: psycopg.Connection, token_id: str) -> TokenInfo | None:
+def revoke(conn: psycopg.Connection[DictRow], token_id: str) -> TokenInfo | None:
     """Revoke by id, or by an id prefix that names exactly one token; None if none matches.
 
     Raises InvalidInput when a prefix matches several tokens.
@@ -125,14 +131,14 @@ def revoke(conn: psycopg.Connection, token_id: str) -> TokenInfo | None:
         raise InvalidInput(f"{prefix!r} matches {len(rows)} tokens; give more of the id")
     row = conn.execute(
         f"UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = %s RETURNING {_COLUMNS}",
-        (rows[0]["id"],),  # type: ignore[call-overload]
+        (rows[0]["id"],),
     ).fetchone()
-    return _info(row) if row else None  # type: ignore[arg-type]
+    return _info(row) if row else None
 
 
-def list_tokens(conn: psycopg.Connection) -> list[TokenInfo]:
+def list_tokens(conn: psycopg.Connection[DictRow]) -> list[TokenInfo]:
     rows = conn.execute(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY created_at, id").fetchall()
-    return [_info(r) for r in rows]  # type: ignore[arg-type]
+    return [_info(r) for r in rows]
 
 
 # -- the server's side: asynchronous, pooled ----------------------------------------------
@@ -153,7 +159,7 @@ SELECT * FROM t
 
 
 class TokenStore:
-    def __init__(self, pool: AsyncConnectionPool, touch_every_s: float = TOUCH_EVERY_S) -> None:
+    def __init__(self, pool: AsyncPool, touch_every_s: float = TOUCH_EVERY_S) -> None:
         self.pool = pool
         self.touch_every_s = touch_every_s
 
@@ -169,7 +175,7 @@ class TokenStore:
                 row = await cur.fetchone()
         except psycopg.OperationalError as exc:  # PoolTimeout is one too
             raise DatabaseUnavailable(f"PostgreSQL unavailable: {str(exc).splitlines()[0]}") from None
-        return _info(row) if row else None  # type: ignore[arg-type]
+        return _info(row) if row else None
 
     async def revoked_among(self, token_ids: list[str]) -> set[str]:
         """Those of `token_ids` that are revoked (or gone) now."""
@@ -180,5 +186,5 @@ class TokenStore:
                 "SELECT id::text AS id FROM api_tokens WHERE id = ANY(%s::uuid[]) AND revoked_at IS NULL",
                 (token_ids,),
             )
-            live = {r["id"] for r in await cur.fetchall()}  # type: ignore[call-overload]
+            live = {r["id"] for r in await cur.fetchall()}
         return set(token_ids) - live
