@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import TypedDict
 
 import psycopg
 
@@ -12,8 +13,24 @@ from jobdesk.store.db import unavailable
 
 CHANNEL = "jobdesk_events"
 log = logging.getLogger(__name__)
+
+
+class Keepalive(TypedDict):
+    """libpq's TCP keepalive parameters, passed on as keyword arguments."""
+
+    keepalives: int
+    keepalives_idle: int
+    keepalives_interval: int
+    keepalives_count: int
+
+
 # A dead peer must not leave LISTEN waiting forever.
-KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+KEEPALIVE: Keepalive = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 Notification = tuple[str, str]  # (event, subject id)
 
