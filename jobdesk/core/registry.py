@@ -6,10 +6,11 @@ validate creates; the worker runtime turns each entry into a Dramatiq actor.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,8 @@ class JobDefinition:
     max_attempts: int = 3
     backoff_base_s: float | None = None
     backoff_cap_s: float | None = None
-    schema: type[BaseModel] | None = None
+    # `builtins.type`: in this class `type` names the field above.
+    schema: builtins.type[BaseModel] | None = None
     description: str = ""
 
     @property
@@ -74,7 +76,7 @@ class Registry:
     def __contains__(self, job_type: object) -> bool:
         return job_type in self._types
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[JobDefinition]:
         return iter(sorted(self._types.values(), key=lambda d: d.type))
 
     def types(self) -> list[str]:
