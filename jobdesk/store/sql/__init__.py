@@ -34,5 +34,5 @@ def schema() -> str:
 def migrations() -> list[tuple[str, str]]:
     """(version, sql) in the order they apply; the version is the file's stem."""
     folder = resources.files(__package__).joinpath("migrations")
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
