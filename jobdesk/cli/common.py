@@ -56,7 +56,7 @@ def registry_from(settings: Settings) -> Registry:
         raise CliError(str(exc)) from None
 
 
-def run_guarded(fn, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def run_guarded(fn: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run a subcommand; expected failures become one line on stderr."""
     try:
         return int(fn(args) or 0)

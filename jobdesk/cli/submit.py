@@ -8,11 +8,16 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from jobdesk.cli.common import CliError, add_common, registry_from, settings_from
+from jobdesk.config import Settings
 from jobdesk.core.events import JobEvent
 from jobdesk.core.jobs import Job, JobStatus
+from jobdesk.core.registry import Registry
+
+if TYPE_CHECKING:
+    from jobdesk.service.engine import Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_submit(settings, registry, spec, user, args.org, args.wait))
 
 
-async def _submit(settings, registry, spec, user, org, wait) -> int:  # type: ignore[no-untyped-def]
+async def _submit(
+    settings: Settings, registry: Registry, spec: dict[str, Any], user: str, org: str, wait: bool
+) -> int:
     from jobdesk.service.engine import Engine
 
     # With --wait this process also dispatches, so workers alone suffice; the
@@ -86,7 +93,7 @@ async def _submit(settings, registry, spec, user, org, wait) -> int:  # type: ig
         await engine.stop()
 
 
-async def _follow(engine, user, org, spec) -> int:  # type: ignore[no-untyped-def]
+async def _follow(engine: Engine, user: str, org: str, spec: dict[str, Any]) -> int:
     done: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
     job_id: list[str] = []
     bar = ProgressBar(sys.stderr)
@@ -131,7 +138,7 @@ async def _follow(engine, user, org, spec) -> int:  # type: ignore[no-untyped-de
 class ProgressBar:
     WIDTH = 30
 
-    def __init__(self, stream) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.last = ""
