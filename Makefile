@@ -25,6 +25,7 @@ test-fast: setup services
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy jobdesk
 
 bench: setup services
 	$(BIN)/python -m benchmarks
