@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from jobdesk.store.db import connect_sync
 from jobdesk.store.sql import q
@@ -58,8 +59,8 @@ class StartChecker:
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="jobdesk-checker", daemon=True)
         self._listener = threading.Thread(target=self._listen, name="jobdesk-revocations", daemon=True)
-        self._conn: psycopg.Connection | None = None
-        self._listen_conn: psycopg.Connection | None = None
+        self._conn: psycopg.Connection[DictRow] | None = None
+        self._listen_conn: psycopg.Connection[DictRow] | None = None
 
     def start(self) -> None:
         self._conn = connect_sync(self.url, by_id=True)

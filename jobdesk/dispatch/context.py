@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg.rows import DictRow
 
 from jobdesk.core.context import JobContext
 from jobdesk.core.errors import JobCancelled
@@ -19,12 +19,13 @@ from jobdesk.core.prepare import Defaults, prepare
 from jobdesk.core.registry import Registry
 from jobdesk.dispatch.writer import StateWriter
 from jobdesk.store import sync_ops
+from jobdesk.store.db import SyncPool
 
 
 class JobOps:
     """Bulk operations on jobs, confined to the running job's organization."""
 
-    def __init__(self, pool: ConnectionPool, organization_id: str) -> None:
+    def __init__(self, pool: SyncPool, organization_id: str) -> None:
         self._pool = pool
         self._org = organization_id
 
@@ -50,7 +51,7 @@ class WorkerJobContext(JobContext):
         self,
         row: dict[str, Any],
         writer: StateWriter,
-        pool: ConnectionPool,
+        pool: SyncPool,
         registry: Registry,
         data_dir: Path,
         defaults: Defaults,
@@ -132,6 +133,6 @@ class WorkerJobContext(JobContext):
             return sync_ops.cancel_descendants(conn, self.job_id)
 
     @contextmanager
-    def db(self) -> Iterator[psycopg.Connection]:
+    def db(self) -> Iterator[psycopg.Connection[DictRow]]:
         with self._pool.connection() as conn:
             yield conn

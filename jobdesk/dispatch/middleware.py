@@ -31,7 +31,7 @@ from jobdesk.dispatch.checker import StartChecker
 from jobdesk.dispatch.context import WorkerJobContext
 from jobdesk.dispatch.monitor import Monitor
 from jobdesk.dispatch.writer import Finish, StateWriter
-from jobdesk.store.db import SESSION
+from jobdesk.store.db import SESSION, SyncPool
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class JobStateMiddleware(Middleware):
         self.writer: StateWriter | None = None
         self.checker = StartChecker(settings.database_url)
         self.monitor: Monitor | None = None
-        self.pool: ConnectionPool | None = None
+        self.pool: SyncPool | None = None
         self.defaults = Defaults(settings.backoff_base_s, settings.backoff_cap_s)
 
     # -- process lifecycle ----------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 from dramatiq.threading import raise_thread_exception
+from psycopg.rows import DictRow
 
 from jobdesk.config import Settings
 from jobdesk.core.errors import JobCancelled
@@ -54,7 +55,7 @@ class Monitor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="jobdesk-monitor", daemon=True)
-        self._conn: psycopg.Connection | None = None
+        self._conn: psycopg.Connection[DictRow] | None = None
 
     def start(self) -> None:
         self._conn = connect_sync(self.settings.database_url)
@@ -110,7 +111,7 @@ class Monitor:
         ).fetchall()
         now = time.monotonic()
         for row in rows:
-            r = running.get(str(row["id"]))  # type: ignore[call-overload]
+            r = running.get(str(row["id"]))
             if r is None:
                 continue
             if r.cancel_seen is None:

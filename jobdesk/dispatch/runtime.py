@@ -18,7 +18,7 @@ def declare_actors(broker: RedisBroker, registry: Registry) -> None:
         def body(job_id: str, token: int, _type: str = job_type) -> None:
             run_current(_type, registry)
 
-        dramatiq.actor(body, actor_name=actor_name(job_type), queue_name=definition.queue, broker=broker)
+        dramatiq.actor(actor_name=actor_name(job_type), queue_name=definition.queue, broker=broker)(body)
 
 
 def build_worker_broker(settings: Settings, registry: Registry) -> RedisBroker:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from jobdesk.store.db import connect_sync
 from jobdesk.store.sql import q
@@ -89,7 +90,7 @@ class StateWriter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="jobdesk-writer", daemon=True)
-        self._conn: psycopg.Connection | None = None
+        self._conn: psycopg.Connection[DictRow] | None = None
         self.batches = 0
 
     def start(self) -> None:

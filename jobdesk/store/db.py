@@ -8,7 +8,7 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from jobdesk.core.errors import DatabaseUnavailable
 
@@ -79,6 +79,8 @@ SESSION: Session = {"options": "-c plan_cache_mode=force_custom_plan"}
 
 # Every pooled connection makes dict rows (row_factory=dict_row below).
 AsyncPool: TypeAlias = AsyncConnectionPool[AsyncConnection[DictRow]]
+# A worker's pool for its handlers' own queries (dispatch/middleware.py), likewise.
+SyncPool: TypeAlias = ConnectionPool[psycopg.Connection[DictRow]]
 
 
 async def open_pool(url: str, *, max_size: int = 10, min_size: int = 1) -> AsyncPool:

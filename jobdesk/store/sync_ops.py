@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from jobdesk.core.errors import InvalidTransition, JobNotFound
 from jobdesk.core.jobs import Job
@@ -20,39 +21,39 @@ from jobdesk.store.rows import row_to_job
 from jobdesk.store.sql import q
 
 
-def insert(conn: psycopg.Connection, new: NewJob) -> Job:
+def insert(conn: psycopg.Connection[DictRow], new: NewJob) -> Job:
     row = conn.execute(q("insert_job"), new_job_params(new)).fetchone()
     assert row is not None
-    return row_to_job(row)  # type: ignore[arg-type]
+    return row_to_job(row)
 
 
-def children(conn: psycopg.Connection, parent_id: str) -> list[dict[str, Any]]:
+def children(conn: psycopg.Connection[DictRow], parent_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT * FROM jobs WHERE parent_id = %s ORDER BY created_at, id", (uuid.UUID(parent_id),)
     ).fetchall()
     out = []
     for row in rows:
-        api = row_to_job(row).to_api()  # type: ignore[arg-type]
+        api = row_to_job(row).to_api()
         out.append(
             {k: api[k] for k in ("id", "type", "name", "status", "progress", "result", "error", "attempts")}
         )
     return out
 
 
-def cancel_descendants(conn: psycopg.Connection, parent_id: str) -> int:
+def cancel_descendants(conn: psycopg.Connection[DictRow], parent_id: str) -> int:
     return len(conn.execute(q("cancel_descendants"), {"id": uuid.UUID(parent_id)}).fetchall())
 
 
-def _classify(conn: psycopg.Connection, job_id: str, org: str, action: str) -> None:
+def _classify(conn: psycopg.Connection[DictRow], job_id: str, org: str, action: str) -> None:
     row = conn.execute(
         "SELECT status FROM jobs WHERE id = %s AND organization_id = %s", (job_id, org)
     ).fetchone()
     if row is None:
         raise JobNotFound(job_id)
-    raise InvalidTransition(f"cannot {action} job {job_id}: it is {row['status']}")  # type: ignore[call-overload]
+    raise InvalidTransition(f"cannot {action} job {job_id}: it is {row['status']}")
 
 
-def cancel(conn: psycopg.Connection, job_id: str, org: str) -> None:
+def cancel(conn: psycopg.Connection[DictRow], job_id: str, org: str) -> None:
     params = {"id": _uuid(job_id), "org": org}
     if conn.execute(q("cancel_pending"), params).fetchone():
         cancel_descendants(conn, job_id)
@@ -63,12 +64,12 @@ def cancel(conn: psycopg.Connection, job_id: str, org: str) -> None:
     _classify(conn, job_id, org, "cancel")
 
 
-def retry(conn: psycopg.Connection, job_id: str, org: str) -> None:
+def retry(conn: psycopg.Connection[DictRow], job_id: str, org: str) -> None:
     if not conn.execute(q("retry_job"), {"id": _uuid(job_id), "org": org}).fetchone():
         _classify(conn, job_id, org, "retry")
 
 
-def delete(conn: psycopg.Connection, job_id: str, org: str) -> None:
+def delete(conn: psycopg.Connection[DictRow], job_id: str, org: str) -> None:
     """Finished jobs only: deleting a running job would hide work still going on."""
     row = conn.execute(
         "DELETE FROM jobs WHERE id = %s AND organization_id = %s"
@@ -80,7 +81,7 @@ def delete(conn: psycopg.Connection, job_id: str, org: str) -> None:
 
 
 def list_ids(
-    conn: psycopg.Connection, org: str, flt: dict[str, Any], limit: int, after_id: str | None
+    conn: psycopg.Connection[DictRow], org: str, flt: dict[str, Any], limit: int, after_id: str | None
 ) -> list[str]:
     clauses = ["organization_id = %s"]
     params: list[Any] = [org]
@@ -95,7 +96,7 @@ def list_ids(
     rows = conn.execute(
         f"SELECT id FROM jobs WHERE {' AND '.join(clauses)} ORDER BY id LIMIT %s", params
     ).fetchall()
-    return [str(r["id"]) for r in rows]  # type: ignore[call-overload]
+    return [str(r["id"]) for r in rows]
 
 
 def _uuid(job_id: str) -> uuid.UUID:
