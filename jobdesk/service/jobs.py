@@ -133,7 +133,7 @@ class JobsService:
 
     async def create_job(self, user_id: str, organization_id: str, spec: JobSpec | dict[str, Any]) -> Job:
         new = self.prepare(user_id, organization_id, spec)
-        await self._check_dependencies(new)
+        await self._check_dependencies([new])
         if new.idempotency_key is not None:
             return await self._create_idempotent(new)
         try:
@@ -193,28 +193,43 @@ class JobsService:
                 exc.message = f"job {i}: {exc.message}"
                 exc.args = (exc.message,)
                 raise
-        for new in prepared:
-            await self._check_dependencies(new)
+        await self._check_dependencies(prepared, batch=True)
         batch = {"id": batch_id, "user_id": user_id, "organization_id": organization_id}
         got = await self.store.insert_many(prepared, batch, idempotency_window_s=IDEMPOTENCY_WINDOW_S)
         return Batch(batch_id if got.stored else None, got.items, got.stored)
 
-    async def _check_dependencies(self, new: NewJob) -> None:
-        if not new.depends_on:
+    async def _check_dependencies(self, jobs: list[NewJob], *, batch: bool = False) -> None:
+        """Every job's dependsOn names jobs of its organization: one query per organization,
+        however many jobs a batch holds. In a batch, an error names its job's index."""
+
+        def refuse(index: int, message: str) -> InvalidInput:
+            return InvalidInput(f"job {index}: {message}" if batch else message)
+
+        wanted: dict[str, set[uuid.UUID]] = {}
+        for index, new in enumerate(jobs):
+            ids = [as_uuid(d) for d in new.depends_on]
+            if any(i is None for i in ids):
+                raise refuse(index, "dependsOn must hold job ids")
+            wanted.setdefault(new.organization_id, set()).update(i for i in ids if i is not None)
+        if not any(wanted.values()):
             return
-        ids = [as_uuid(d) for d in new.depends_on]
-        if any(i is None for i in ids):
-            raise InvalidInput("dependsOn must hold job ids")
+        found: dict[str, set[str]] = {}
         async with self.store.pool.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT id FROM jobs WHERE id = ANY(%s) AND organization_id = %s",
-                    (ids, new.organization_id),
-                )
-            ).fetchall()
-        missing = {str(i) for i in ids} - {str(r["id"]) for r in rows}
-        if missing:
-            raise InvalidInput(f"dependsOn names unknown jobs: {', '.join(sorted(missing))}")
+            for org, parents in wanted.items():
+                if not parents:
+                    continue
+                rows = await (
+                    await conn.execute(
+                        "SELECT id FROM jobs WHERE id = ANY(%s) AND organization_id = %s",
+                        (list(parents), org),
+                    )
+                ).fetchall()
+                found[org] = {str(r["id"]) for r in rows}
+        for index, new in enumerate(jobs):
+            named = {str(as_uuid(d)) for d in new.depends_on}
+            missing = named - found.get(new.organization_id, set())
+            if missing:
+                raise refuse(index, f"dependsOn names unknown jobs: {', '.join(sorted(missing))}")
 
     async def _by_idempotency_key(self, organization_id: str, key: str | None) -> Job | None:
         if key is None:
@@ -442,3 +457,4 @@ def _rate(part: int, whole: int) -> float:
 
 def _round(value: Any) -> float | None:
     return None if value is None else round(float(value), 4)
+

@@ -50,6 +50,25 @@ async def test_dependencies_must_exist_in_the_same_organization(engine):
         await engine.service.create_job("u", "o", {"type": "test.noop", "dependsOn": [other.id]})
 
 
+async def test_a_batch_checks_every_jobs_dependencies_and_names_the_bad_one(engine):
+    from jobdesk.core.errors import InvalidInput
+
+    mine = await engine.service.create_job("u", "o", {"type": "test.noop"})
+    theirs = await engine.service.create_job("u", "other-org", {"type": "test.noop"})
+    before = await count(engine.store.pool, "SELECT count(*) FROM jobs")
+    specs = [
+        {"type": "test.noop", "dependsOn": [mine.id]},
+        {"type": "test.noop"},
+        {"type": "test.noop", "dependsOn": [mine.id, theirs.id]},
+    ]
+    with pytest.raises(InvalidInput, match=f"^job 2: dependsOn names unknown jobs: {theirs.id}$"):
+        await engine.service.create_jobs("u", "o", specs)
+    assert await count(engine.store.pool, "SELECT count(*) FROM jobs") == before
+    specs[2]["dependsOn"] = [mine.id]
+    created = await engine.service.create_jobs("u", "o", specs)
+    assert [j.depends_on for j in created] == [[mine.id], [], [mine.id]]
+
+
 async def test_batch_completes_once_with_aggregate_progress(engine, workers):
     seen: list[tuple[str, str]] = []
     engine.hub.on_other(lambda event, subject: seen.append((event, subject)))
