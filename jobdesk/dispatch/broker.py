@@ -118,21 +118,23 @@ class PromptConsumer(_RedisConsumer):
                 return
             self._acking = True
         self._room.set()
-        try:
-            while True:
-                with self._ack_lock:
-                    ids, self._acks = self._acks, []
-                    if not ids:
-                        return
-                try:
-                    self._send_acks(ids)
-                except redis.ConnectionError as exc:
-                    with self._ack_lock:
-                        self._acks[:0] = ids
-                    raise ConnectionClosed(exc) from None
-        finally:
+        while True:
             with self._ack_lock:
-                self._acking = False
+                ids, self._acks = self._acks, []
+                if not ids:
+                    # Under the lock that found none: an ack arriving after
+                    # this sends itself instead of waiting on a sender that left.
+                    self._acking = False
+                    return
+            try:
+                self._send_acks(ids)
+            except BaseException as exc:
+                with self._ack_lock:
+                    self._acks[:0] = ids
+                    self._acking = False
+                if isinstance(exc, redis.ConnectionError):
+                    raise ConnectionClosed(exc) from None
+                raise
 
     def _send_acks(self, ids: list[str]) -> None:
         broker = self.broker
